@@ -93,9 +93,8 @@ def make_exercises(nb: dict, source: str = "<notebook>", number: int | str | Non
                 if label is None and any(BEGIN.match(x) for x in text.split("\n")):
                     counter += 1
                     label = f"{number if number is not None else '?'}.{counter}"
-                exercise = label
                 new, _ = strip_regions(
-                    text, lambda indent: f'{indent}raise NotImplementedError("Exercise {exercise}")', where
+                    text, lambda indent, ex=label: f'{indent}raise NotImplementedError("Exercise {ex}")', where
                 )
             cell["outputs"] = []
             cell["execution_count"] = None
