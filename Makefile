@@ -39,8 +39,9 @@ test: $(STAMP)  ## set up, then run every test: package, manifest, exercises, no
 lint: $(STAMP)  ## ruff over the package, tests, benchmarks and notebooks
 	$(VENV)/bin/ruff check .
 
-exercises: $(STAMP)  ## regenerate exercises/ from solutions/
+exercises: $(STAMP)  ## regenerate exercises/ from solutions/ and the README's course map from book.yml
 	$(PY) -m minillm exercises
+	$(PY) -m minillm readme
 
 book: $(STAMP)  ## build the HTML book into _build/html (notebooks executed, with a cache)
 	$(PY) -m minillm.site --execute cache

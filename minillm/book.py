@@ -224,6 +224,42 @@ def load_book(path: str | Path = "book.yml", check_files: bool = False) -> Book:
 _check_files = check_files
 
 
+def stage_title(book: Book, stage: str) -> str:
+    return next((s["title"] for s in book.stages if s["id"] == stage), stage)
+
+
+def course_map_markdown(book: Book, link=lambda c: c.chapter) -> str:
+    """The course map as a markdown table: one row per chapter, linked where it exists."""
+    rows = ["| | Chapter | Stage | Status |", "|---|---|---|---|"]
+    for c in book.chapters:
+        title = f"[{c.title}]({link(c)})" if c.ready else c.title
+        status = f"ready (CPU budget: {c.budget_minutes:g} min)" if c.ready else "planned"
+        rows.append(f"| {c.number} | {title} | {stage_title(book, c.stage)} | {status} |")
+    return "\n".join(rows)
+
+
+MAP_START, MAP_END = "<!-- course-map: generated from book.yml by `make exercises` -->", "<!-- end of course-map -->"
+
+
+def sync_readme(book: Book, readme: str | Path, check: bool = False) -> bool:
+    """Write the course map from ``book`` into the README between its markers.
+
+    Returns True when the README was (or, with ``check``, would be) changed.
+    """
+    readme = Path(readme)
+    text = readme.read_text(encoding="utf-8")
+    if MAP_START not in text or MAP_END not in text:
+        raise BookError(f"{readme} has no course-map markers; put {MAP_START!r} and {MAP_END!r} where the map goes")
+    head, rest = text.split(MAP_START, 1)
+    _, tail = rest.split(MAP_END, 1)
+    new = f"{head}{MAP_START}\n{course_map_markdown(book)}\n{MAP_END}{tail}"
+    if new == text:
+        return False
+    if not check:
+        readme.write_text(new, encoding="utf-8")
+    return True
+
+
 def find_root(start: str | Path | None = None) -> Path:
     """The repository root: the nearest folder upwards that holds ``book.yml``."""
     here = Path(start or Path.cwd()).resolve()

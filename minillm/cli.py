@@ -28,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     ex.add_argument("--exercises", default="exercises", help="folder to write exercises into")
     ex.set_defaults(func=_exercises)
+
+    readme = sub.add_parser("readme", help="rewrite the README's course map from book.yml")
+    readme.add_argument("--check", action="store_true", help="only report whether the map is out of date")
+    readme.set_defaults(func=_readme)
     return parser
 
 
@@ -48,6 +52,18 @@ def _exercises(args: argparse.Namespace) -> int:
         return 1
     for path in stale:
         print("wrote", path)
+    return 0
+
+
+def _readme(args: argparse.Namespace) -> int:
+    from .book import find_root, load_book, sync_readme
+
+    root = find_root()
+    changed = sync_readme(load_book(root / "book.yml"), root / "README.md", check=args.check)
+    if args.check and changed:
+        print("README.md's course map is out of date; run `make exercises`")
+        return 1
+    print("README.md course map", "updated" if changed else "already up to date")
     return 0
 
 

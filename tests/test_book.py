@@ -142,3 +142,17 @@ def test_invalid_yaml_and_missing_file(tmp_path):
         load_book(tmp_path / "book.yml")
     with pytest.raises(FileNotFoundError, match="not found"):
         load_book(tmp_path / "nope.yml")
+
+
+def test_readme_course_map_is_generated_from_book_yml(tmp_path):
+    from minillm.book import sync_readme
+
+    book = load_book(ROOT / "book.yml")
+    assert not sync_readme(book, ROOT / "README.md", check=True), (
+        "README.md's course map differs from book.yml; run `make exercises`"
+    )
+    copy_ = tmp_path / "README.md"
+    copy_.write_text((ROOT / "README.md").read_text().replace("| 0 |", "| zero |"))
+    assert sync_readme(book, copy_) and not sync_readme(book, copy_, check=True)
+    for c in book.chapters:
+        assert c.title in copy_.read_text()
