@@ -1,0 +1,663 @@
+"""The GPT model: embeddings, a stack of pre-norm Transformer blocks, and an output head (chapter 3).
+
+Read top to bottom:
+
+1. :class:`GPTConfig`, a dataclass with named presets (``GPTConfig.preset("tiny")``).
+2. The parts of a block: :class:`RMSNorm` (LayerNorm comes from torch), :class:`MLP`, and
+   :class:`Block`, which adds attention and the MLP to the residual stream.
+3. :class:`GPT`: token (and position) embeddings -> blocks -> final norm -> logits over the
+   vocabulary; ``forward`` also returns the cross-entropy loss when given targets.
+4. Sampling (:meth:`GPT.generate`), the two files on disk (:meth:`GPT.save`, :meth:`GPT.load`)
+   and loading a Hugging Face GPT-2 checkpoint (:meth:`GPT.from_hf_gpt2`).
+
+Shapes: ``B`` batch, ``T`` tokens, ``C = n_embd``, ``V = vocab_size``.
+Attention itself lives in :mod:`minillm.attention` (chapter 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import MultiHeadAttention, causal_mask, rope_cos_sin, sinusoidal_positions
+from .utils import atomic_write
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+# --- 1. configuration -------------------------------------------------------------------------
+
+
+@dataclass
+class GPTConfig:
+    """Every number that fixes a GPT's shape. Use a preset: ``GPTConfig.preset("tiny")``.
+
+    - ``vocab_size``: number of token ids (set it to your tokenizer's ``vocab_size``).
+    - ``block_size``: the context length, the most tokens the model sees at once.
+    - ``n_layer``, ``n_head``, ``n_embd``: blocks, heads per block, channels per token.
+    - ``dropout``: dropout rate during training (0 for small data and for inference).
+    - ``bias``: biases in the linear layers and norms (GPT-2 has them).
+    - ``norm``: ``"layernorm"`` (GPT-2) or ``"rmsnorm"`` (Llama).
+    - ``pos``: ``"learned"`` (GPT-2), ``"sinusoidal"`` (the original Transformer) or ``"rope"``.
+    - ``tie_weights``: the output head reuses the token embedding matrix.
+    - ``mlp_ratio``: the MLP's hidden width is ``mlp_ratio * n_embd``.
+    - ``fast_attention``: use PyTorch's fused attention kernel (True) or the from-scratch one.
+    """
+
+    vocab_size: int = 4096
+    block_size: int = 128
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 64
+    dropout: float = 0.0
+    bias: bool = True
+    norm: str = "layernorm"
+    pos: str = "learned"
+    tie_weights: bool = True
+    mlp_ratio: int = 4
+    norm_eps: float = 1e-5
+    rope_base: float = 10000.0
+    fast_attention: bool = True
+
+    PRESETS: ClassVar[dict[str, dict]] = {
+        # trains in seconds on a laptop CPU; the chapters' demos use it
+        "tiny": dict(block_size=128, n_layer=2, n_head=4, n_embd=64),
+        # a few minutes on a CPU; writes simple TinyWorld sentences
+        "small": dict(block_size=256, n_layer=4, n_head=4, n_embd=128),
+        # about 10M parameters besides the embeddings: an hour-scale CPU run, minutes on a GPU
+        "medium": dict(block_size=256, n_layer=6, n_head=6, n_embd=384, dropout=0.1),
+        # GPT-2 small, 124M parameters (Radford et al., 2019): for a GPU, or to load real weights
+        "gpt2": dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768),
+    }
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "mlp_ratio"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(
+                f"GPTConfig.n_embd={self.n_embd} must be divisible by n_head={self.n_head} "
+                "(each head gets n_embd // n_head channels)"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.norm not in ("layernorm", "rmsnorm"):
+            raise ValueError(f"GPTConfig.norm must be 'layernorm' or 'rmsnorm', got {self.norm!r}")
+        if self.pos not in ("learned", "sinusoidal", "rope"):
+            raise ValueError(
+                f"GPTConfig.pos must be 'learned', 'sinusoidal' or 'rope', got {self.pos!r}"
+            )
+        if self.pos == "rope" and self.head_dim % 2:
+            raise ValueError(
+                f"pos='rope' needs an even head size, but n_embd // n_head = {self.head_dim}"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        """Channels per attention head, ``n_embd // n_head``."""
+        return self.n_embd // self.n_head
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> GPTConfig:
+        """A named configuration (``"tiny"``, ``"small"``, ``"medium"``, ``"gpt2"``), with overrides.
+
+        ``GPTConfig.preset("tiny", vocab_size=tokenizer.vocab_size)``
+        """
+        if name not in cls.PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(cls.PRESETS)}")
+        return cls(**{**cls.PRESETS[name], **overrides})
+
+    def to_dict(self) -> dict:
+        """The fields as a plain dict (what ``config.json`` holds)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GPTConfig:
+        """Build a config from a dict; unknown keys are an error, never silently dropped."""
+        if not isinstance(d, dict):
+            raise ValueError(f"a GPT config must be a JSON object, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown GPTConfig fields {unknown}; known fields are {sorted(known)}")
+        return cls(**d)
+
+
+# --- 2. the parts of a block ------------------------------------------------------------------
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm (Zhang and Sennrich, 2019): ``x / rms(x) * weight``, no centring.
+
+    Shapes: ``(..., C)`` -> ``(..., C)``. A cheaper LayerNorm used by Llama and friends.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def make_norm(config: GPTConfig) -> nn.Module:
+    """The normalisation layer the config asks for, over ``n_embd`` channels."""
+    if config.norm == "rmsnorm":
+        return RMSNorm(config.n_embd, eps=config.norm_eps)
+    return nn.LayerNorm(config.n_embd, eps=config.norm_eps, bias=config.bias)
+
+
+class MLP(nn.Module):
+    """The feed-forward part of a block: widen, GELU, narrow. ``(B, T, C)`` -> ``(B, T, C)``.
+
+    Each token is processed on its own (no mixing across positions). GELU uses the tanh
+    approximation, as GPT-2 does, so GPT-2's weights give GPT-2's outputs.
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        hidden = config.mlp_ratio * config.n_embd
+        self.fc = nn.Linear(config.n_embd, hidden, bias=config.bias)
+        self.proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.proj(F.gelu(self.fc(x), approximate="tanh")))
+
+
+class Block(nn.Module):
+    """One pre-norm Transformer block: ``x + attn(norm1(x))``, then ``x + mlp(norm2(x))``.
+
+    ``x`` is the residual stream ``(B, T, C)``; each sub-layer reads a normalised copy of it and
+    adds its result back, so information (and gradient) can always flow straight through.
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.norm1 = make_norm(config)
+        self.attn = MultiHeadAttention(
+            config.n_embd, config.n_head, bias=config.bias, dropout=config.dropout,
+            causal=True, fast=config.fast_attention,
+        )
+        self.norm2 = make_norm(config)
+        self.mlp = MLP(config)
+
+    def forward(self, x, *, rope=None, mask=None, return_weights: bool = False):
+        if return_weights:
+            a, weights = self.attn(self.norm1(x), rope=rope, mask=mask, return_weights=True)
+        else:
+            a, weights = self.attn(self.norm1(x), rope=rope, mask=mask), None
+        x = x + a
+        x = x + self.mlp(self.norm2(x))
+        return (x, weights) if return_weights else x
+
+
+# --- 3. the model -----------------------------------------------------------------------------
+
+
+class GPT(nn.Module):
+    """A decoder-only Transformer language model (chapter 3).
+
+    ``GPT(GPTConfig.preset("tiny", vocab_size=...))``. ``forward(idx, targets)`` maps token ids
+    ``(B, T)`` to logits ``(B, T, V)`` and, given targets ``(B, T)``, the mean cross-entropy loss.
+    """
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT needs a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
+        if c.pos == "learned":
+            self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
+        elif c.pos == "sinusoidal":
+            self.register_buffer(
+                "pos_table", sinusoidal_positions(c.block_size, c.n_embd), persistent=False
+            )
+        else:  # rope: rotate queries and keys inside attention
+            cos, sin = rope_cos_sin(c.block_size, c.head_dim, base=c.rope_base)
+            self.register_buffer("rope_cos", cos, persistent=False)
+            self.register_buffer("rope_sin", sin, persistent=False)
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.n_layer))
+        self.norm_f = make_norm(c)
+        self.head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        if c.tie_weights:
+            self.head.weight = self.tok_emb.weight
+        self.apply(self._init_weights)
+        # GPT-2's trick: shrink the layers that write into the residual stream, so its variance
+        # does not grow with depth (2 writes per block).
+        std = 0.02 / math.sqrt(2 * c.n_layer)
+        for block in self.blocks:
+            nn.init.normal_(block.attn.proj.weight, mean=0.0, std=std)
+            nn.init.normal_(block.mlp.proj.weight, mean=0.0, std=std)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    # -- attention implementation switch --
+
+    @property
+    def fast_attention(self) -> bool:
+        """True: attention uses PyTorch's fused kernel; False: the from-scratch one (chapter 2)."""
+        return self.config.fast_attention
+
+    @fast_attention.setter
+    def fast_attention(self, value: bool) -> None:
+        self.config.fast_attention = bool(value)
+        for block in self.blocks:
+            block.attn.fast = bool(value)
+
+    # -- input checks --
+
+    def _check_ids(self, ids, name: str) -> None:
+        if not isinstance(ids, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
+        if ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError(
+                f"{name} must hold integer token ids (torch.long), got dtype {ids.dtype}; "
+                f"convert with {name}.long()"
+            )
+        if ids.dim() != 2:
+            raise ValueError(
+                f"{name} must have shape (B, T), got {tuple(ids.shape)}; "
+                f"for a single sequence pass {name}[None]"
+            )
+
+    def _check_idx(self, idx) -> None:
+        self._check_ids(idx, "idx")
+        b, t = idx.shape
+        if t == 0 or b == 0:
+            raise ValueError(f"idx has shape {tuple(idx.shape)}; it needs at least one token")
+        if t > self.config.block_size:
+            raise ValueError(
+                f"sequence length {t} is longer than the model's context "
+                f"(block_size={self.config.block_size}); crop it, e.g. idx[:, -{self.config.block_size}:]"
+            )
+        lo, hi = torch.aminmax(idx)
+        lo, hi = int(lo), int(hi)
+        v = self.config.vocab_size
+        if lo < 0 or hi >= v:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"token id {bad} in idx is outside the vocabulary (size {v}); ids must be in "
+                f"0..{v - 1}: check that the tokenizer and the model's vocab_size match"
+            )
+
+    # -- forward --
+
+    def _embed(self, idx: torch.Tensor) -> torch.Tensor:
+        t = idx.size(1)
+        x = self.tok_emb(idx)  # (B, T, C)
+        if self.config.pos == "learned":
+            x = x + self.pos_emb.weight[:t]
+        elif self.config.pos == "sinusoidal":
+            x = x + self.pos_table[:t].to(x.dtype)
+        return self.drop(x)
+
+    def _attention_args(self, t: int, padding_mask):
+        rope = None
+        if self.config.pos == "rope":
+            rope = (self.rope_cos[:t], self.rope_sin[:t])
+        mask = None
+        if padding_mask is not None:
+            if padding_mask.dtype != torch.bool or padding_mask.dim() != 2 or padding_mask.size(1) != t:
+                raise ValueError(
+                    f"padding_mask must be a bool tensor of shape (B, {t}) (True = real token), got "
+                    f"{padding_mask.dtype} {tuple(padding_mask.shape)}"
+                )
+            eye = torch.eye(t, dtype=torch.bool, device=padding_mask.device)
+            # causal, keys must be real tokens; every token may always see itself, so a padding
+            # query never has an empty row (which would give NaN)
+            mask = causal_mask(t, device=padding_mask.device) & (padding_mask[:, None, None, :] | eye)
+        return rope, mask
+
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        *,
+        padding_mask: torch.Tensor | None = None,
+        last_only: bool = False,
+    ):
+        """Token ids ``idx`` ``(B, T)`` -> ``(logits, loss)``.
+
+        - ``logits``: ``(B, T, V)``, unnormalised scores for the next token at every position
+          (``(B, 1, V)`` with ``last_only=True``, which is all generation needs and saves the
+          largest matrix multiply).
+        - ``loss``: mean cross-entropy against ``targets`` ``(B, T)`` (positions with target
+          ``-100`` are ignored), or ``None`` without targets.
+        - ``padding_mask``: optional ``(B, T)`` bool, False where ``idx`` is padding, so no
+          token attends to it.
+        """
+        self._check_idx(idx)
+        b, t = idx.shape
+        if targets is not None:
+            self._check_ids(targets, "targets")
+            if targets.shape != idx.shape:
+                raise ValueError(
+                    f"targets has shape {tuple(targets.shape)} but idx has {tuple(idx.shape)}; "
+                    "targets[b, t] is the token that follows idx[b, t]"
+                )
+            if last_only:
+                raise ValueError("last_only=True computes one position only; it cannot take targets")
+        rope, mask = self._attention_args(t, padding_mask)
+        x = self._embed(idx)
+        for block in self.blocks:
+            x = block(x, rope=rope, mask=mask)
+        x = self.norm_f(x)
+        if last_only:
+            x = x[:, -1:, :]
+        logits = self.head(x)  # (B, T, V)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(
+                logits.view(b * t, -1), targets.reshape(b * t).long(), ignore_index=-100
+            )
+        return logits, loss
+
+    @torch.no_grad()
+    def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
+        """Every layer's attention weights for ``idx`` ``(B, T)``: a tensor ``(L, B, H, T, T)``.
+
+        Row ``i`` of ``[layer, b, head]`` says how much token ``i`` takes from each earlier
+        token. Uses the from-scratch attention (the fused kernel never builds these weights).
+        """
+        self._check_idx(idx)
+        rope, mask = self._attention_args(idx.size(1), None)
+        x = self._embed(idx)
+        maps = []
+        for block in self.blocks:
+            x, w = block(x, rope=rope, mask=mask, return_weights=True)
+            maps.append(w)
+        return torch.stack(maps)
+
+    # -- sizes --
+
+    def num_params(self, non_embedding: bool = False) -> int:
+        """Number of parameters (a tied matrix counts once).
+
+        ``non_embedding=True`` leaves out the token and position embeddings, the count scaling
+        laws use (Kaplan et al., 2020).
+        """
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            n -= self.tok_emb.weight.numel()
+            if self.config.pos == "learned":
+                n -= self.pos_emb.weight.numel()
+        return n
+
+    def parameter_breakdown(self) -> dict[str, int]:
+        """Parameters by component: embeddings, attention, MLP, norms, and an untied head."""
+        parts = {"token embedding": self.tok_emb.weight.numel()}
+        parts["position embedding"] = self.pos_emb.weight.numel() if self.config.pos == "learned" else 0
+        count = lambda modules: sum(p.numel() for m in modules for p in m.parameters())
+        parts["attention"] = count(b.attn for b in self.blocks)
+        parts["MLP"] = count(b.mlp for b in self.blocks)
+        parts["norms"] = count([*(b.norm1 for b in self.blocks), *(b.norm2 for b in self.blocks), self.norm_f])
+        parts["output head"] = 0 if self.config.tie_weights else self.head.weight.numel()
+        assert sum(parts.values()) == self.num_params()
+        return parts
+
+    def flops_per_token(self, seq_len: int | None = None, training: bool = True) -> int:
+        """Estimated floating-point operations per token at context ``seq_len`` (default block_size).
+
+        Forward: 2 per weight in a matrix multiply (the non-embedding parameters plus the output
+        head, tied or not) plus ``4 * n_layer * T * C`` for the attention scores and the weighted
+        sum (no saving from the causal mask counted). Training (``training=True``) costs three
+        times the forward: the backward pass is about twice the forward. This is the estimate
+        of the PaLM paper's appendix B (Chowdhery et al., 2022): ``6N + 12 L T C``.
+        """
+        c = self.config
+        t = c.block_size if seq_len is None else seq_len
+        n_matmul = self.num_params(non_embedding=True)
+        if c.tie_weights:
+            n_matmul += c.vocab_size * c.n_embd  # the head still multiplies by the embedding matrix
+        forward = 2 * n_matmul + 4 * c.n_layer * t * c.n_embd
+        return 3 * forward if training else forward
+
+    # -- sampling --
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Append ``max_new_tokens`` sampled tokens to ``idx`` ``(B, T)``; returns ``(B, T + n)``.
+
+        Each step runs the whole (cropped) context again; chapter 5 adds a KV cache.
+        ``temperature`` divides the logits (0 means greedy: always the most likely token);
+        ``top_k`` keeps only the k most likely tokens; ``generator`` makes sampling repeatable.
+        """
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        self._check_ids(idx, "idx")
+        was_training = self.training
+        self.eval()
+        try:
+            for _ in range(max_new_tokens):
+                logits, _ = self(idx[:, -self.config.block_size:], last_only=True)
+                logits = logits[:, -1, :].float()  # (B, V)
+                if temperature == 0:
+                    nxt = logits.argmax(dim=-1, keepdim=True)
+                else:
+                    logits = logits / temperature
+                    if top_k is not None and top_k < logits.size(-1):
+                        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+                        logits = logits.masked_fill(logits < kth, float("-inf"))
+                    probs = torch.softmax(logits, dim=-1)
+                    nxt = torch.multinomial(probs, 1, generator=generator)
+                idx = torch.cat([idx, nxt.to(idx.dtype)], dim=1)
+        finally:
+            self.train(was_training)
+        return idx
+
+    # -- the two files --
+
+    def save(self, directory) -> Path:
+        """Write ``model.safetensors`` (the weights) and ``config.json`` (the shape) to ``directory``.
+
+        Both writes are atomic. A tied head is stored once (as the token embedding).
+        """
+        from safetensors.torch import save as st_save
+
+        from . import __version__
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tensors = {
+            k: v.detach().contiguous().cpu()
+            for k, v in self.state_dict().items()
+            if not (self.config.tie_weights and k == "head.weight")
+        }
+        data = st_save(tensors, metadata={"format": "pt", "producer": f"minillm {__version__}"})
+        with atomic_write(directory / WEIGHTS_FILE) as f:
+            f.write(data)
+        with atomic_write(directory / CONFIG_FILE, "w") as f:
+            json.dump(self.config.to_dict(), f, indent=2)
+            f.write("\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory, device=None) -> GPT:
+        """Read a model written by :meth:`save`. A missing, corrupt or mismatched file raises."""
+        directory = Path(directory)
+        config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+        for p in (config_path, weights_path):
+            if not p.is_file():
+                raise FileNotFoundError(
+                    f"{p} not found; a saved model folder holds {CONFIG_FILE} and {WEIGHTS_FILE} "
+                    "(written by GPT.save)"
+                )
+        config = GPTConfig.from_dict(_read_json(config_path))
+        model = cls(config)
+        model.load_tensors(_read_safetensors(weights_path), source=str(weights_path))
+        return model if device is None else model.to(device)
+
+    def load_tensors(self, tensors: dict[str, torch.Tensor], source: str = "the weights") -> None:
+        """Copy ``tensors`` (named as in ``state_dict``) into the model, all or nothing.
+
+        Missing names, unexpected names and wrong shapes are all reported together before any
+        weight changes.
+        """
+        expected = {
+            k: v for k, v in self.state_dict().items()
+            if not (self.config.tie_weights and k == "head.weight")
+        }
+        tensors = dict(tensors)
+        if self.config.tie_weights and "head.weight" in tensors:
+            head = tensors.pop("head.weight")
+            emb = tensors.get("tok_emb.weight")
+            if emb is not None and not torch.equal(head, emb):
+                raise ValueError(
+                    f"{source}: the config ties the head to the token embedding, but the file "
+                    "holds a different head.weight; set tie_weights=False in the config"
+                )
+        missing = sorted(set(expected) - set(tensors))
+        unexpected = sorted(set(tensors) - set(expected))
+        wrong = [
+            f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(expected[k].shape)}"
+            for k in sorted(set(expected) & set(tensors))
+            if tuple(tensors[k].shape) != tuple(expected[k].shape)
+        ]
+        problems = []
+        if missing:
+            problems.append(f"missing {len(missing)} tensors (e.g. {missing[:3]})")
+        if unexpected:
+            problems.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[:3]})")
+        if wrong:
+            problems.append(f"{len(wrong)} with the wrong shape (e.g. {wrong[:3]})")
+        if problems:
+            raise ValueError(
+                f"{source} does not match the model's config: " + "; ".join(problems)
+                + ". The weights and config.json must come from the same model."
+            )
+        if self.config.tie_weights:
+            tensors["head.weight"] = tensors["tok_emb.weight"]
+        self.load_state_dict(tensors, strict=True)
+
+    @classmethod
+    def from_hf_gpt2(cls, folder, device=None) -> GPT:
+        """Load a Hugging Face GPT-2 checkpoint folder (``config.json`` + ``model.safetensors``).
+
+        Hugging Face names the same tensors differently (``h.0.attn.c_attn.weight``) and stores
+        its linear layers transposed (its ``Conv1D`` keeps ``(in, out)``); this renames and
+        transposes them. Works offline for any folder written by ``save_pretrained``.
+        """
+        folder = Path(folder)
+        config_path, weights_path = folder / "config.json", folder / "model.safetensors"
+        if not config_path.is_file():
+            raise FileNotFoundError(f"{config_path} not found; pass a Hugging Face GPT-2 folder")
+        if not weights_path.is_file():
+            raise FileNotFoundError(
+                f"{weights_path} not found; minillm reads safetensors only "
+                "(save the model with save_pretrained(..., safe_serialization=True))"
+            )
+        hf = _read_json(config_path)
+        if hf.get("model_type", "gpt2") != "gpt2":
+            raise ValueError(f"{config_path}: model_type is {hf.get('model_type')!r}, expected 'gpt2'")
+        unsupported = {
+            "activation_function": hf.get("activation_function", "gelu_new")
+            not in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"),
+            "n_inner": hf.get("n_inner") not in (None, 4 * hf["n_embd"]),
+            "scale_attn_by_inverse_layer_idx": bool(hf.get("scale_attn_by_inverse_layer_idx")),
+            "scale_attn_weights": not hf.get("scale_attn_weights", True),
+        }
+        bad = [k for k, v in unsupported.items() if v]
+        if bad:
+            raise ValueError(f"{config_path}: settings minillm's GPT does not implement: {bad}")
+        config = GPTConfig(
+            vocab_size=hf["vocab_size"], block_size=hf["n_positions"], n_layer=hf["n_layer"],
+            n_head=hf["n_head"], n_embd=hf["n_embd"], dropout=0.0, bias=True, norm="layernorm",
+            pos="learned", tie_weights=hf.get("tie_word_embeddings", True),
+            norm_eps=hf.get("layer_norm_epsilon", 1e-5),
+        )
+        raw = _read_safetensors(weights_path)
+        tensors = {}
+        for name, t in raw.items():
+            name = name.removeprefix("transformer.")
+            if name.endswith((".attn.bias", ".attn.masked_bias")):
+                continue  # old checkpoints store the causal mask as a buffer
+            if name == "lm_head.weight" and config.tie_weights:
+                continue
+            new = _hf_name(name)
+            if new is None:
+                raise ValueError(f"{weights_path}: unexpected tensor {name!r} for a GPT-2 model")
+            if new.endswith(_HF_TRANSPOSED):
+                t = t.t()
+            tensors[new] = t.contiguous()
+        model = cls(config)
+        model.load_tensors(tensors, source=str(weights_path))
+        return model if device is None else model.to(device)
+
+
+# --- helpers for the files ------------------------------------------------------------------
+
+_HF_RENAMES = {
+    "wte.weight": "tok_emb.weight",
+    "wpe.weight": "pos_emb.weight",
+    "ln_f.weight": "norm_f.weight",
+    "ln_f.bias": "norm_f.bias",
+    "lm_head.weight": "head.weight",
+}
+_HF_BLOCK = {
+    "ln_1": "norm1", "attn.c_attn": "attn.qkv", "attn.c_proj": "attn.proj",
+    "ln_2": "norm2", "mlp.c_fc": "mlp.fc", "mlp.c_proj": "mlp.proj",
+}
+_HF_TRANSPOSED = ("attn.qkv.weight", "attn.proj.weight", "mlp.fc.weight", "mlp.proj.weight")
+
+
+def _hf_name(name: str) -> str | None:
+    """Hugging Face GPT-2 tensor name -> minillm name (``h.3.mlp.c_fc.bias`` -> ``blocks.3.mlp.fc.bias``)."""
+    if name in _HF_RENAMES:
+        return _HF_RENAMES[name]
+    parts = name.split(".")
+    if len(parts) >= 4 and parts[0] == "h" and parts[1].isdigit():
+        module, leaf = ".".join(parts[2:-1]), parts[-1]
+        if module in _HF_BLOCK and leaf in ("weight", "bias"):
+            return f"blocks.{parts[1]}.{_HF_BLOCK[module]}.{leaf}"
+    return None
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); the file is corrupt, save the model again") from exc
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own SafetensorError (and OSError)
+        raise ValueError(
+            f"{path} is not a readable safetensors file ({exc}); it may be truncated or corrupt, "
+            "save the model again"
+        ) from exc
