@@ -222,9 +222,10 @@ class GPT(nn.Module):
         if c.pos == "learned":
             self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
         elif c.pos == "sinusoidal":
-            self.register_buffer(
-                "pos_table", sinusoidal_positions(c.block_size, c.n_embd), persistent=False
-            )
+            # the fixed table, scaled so its entries have the same size (RMS 0.02) as a freshly
+            # initialised token embedding; unscaled, position would drown out the token at first
+            table = sinusoidal_positions(c.block_size, c.n_embd) * (0.02 * math.sqrt(2))
+            self.register_buffer("pos_table", table, persistent=False)
         else:  # rope: rotate queries and keys inside attention
             cos, sin = rope_cos_sin(c.block_size, c.head_dim, base=c.rope_base)
             self.register_buffer("rope_cos", cos, persistent=False)
