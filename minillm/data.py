@@ -320,6 +320,9 @@ def download(url: str, path: str | os.PathLike, sha256: str, *, progress: bool =
                     bar.close()
     except DownloadError:
         raise
+    except urllib.error.HTTPError as e:
+        raise DownloadError(f"the server answered HTTP {e.code} {e.reason} for {url}; the file may "
+                            f"have moved. {by_hand}") from e
     except (urllib.error.URLError, OSError, TimeoutError, ConnectionError) as e:
         # http.client.IncompleteRead is an HTTPException, handled below.
         reason = getattr(e, "reason", e)
