@@ -1,0 +1,66 @@
+"""Interactive widgets for the chapters (a leaf module: ipywidgets is imported here, never by the core).
+
+Each chapter's helpers sit under a comment naming the chapter. Every widget has a function that
+returns plain HTML (or a figure) for the same view, so a notebook can store a static rendering
+that the HTML book shows.
+"""
+
+from __future__ import annotations
+
+import html
+
+# --- chapter 1: Tokenization
+
+TOKEN_COLOURS = ("#fde2e4", "#dbe9e4", "#dfe7fd", "#fff1c1", "#e9d8fd", "#d8f3dc", "#ffd6a5", "#cde7f0")
+
+
+def render_tokens_html(tokenizer, text: str, max_tokens: int = 1500) -> str:
+    """HTML showing ``text`` cut into coloured tokens, each with its id below, and the token count.
+
+    ``tokenizer`` is any :mod:`minillm.tokenizer` tokenizer (``encode`` and ``token_str``).
+    Spaces show as "␣", newlines as "↵" and tabs as "⇥" so that they can be seen; bytes that
+    are not a whole character show as ``\\xNN``.
+    """
+    ids = tokenizer.encode(text)
+    spans = []
+    for k, i in enumerate(ids[:max_tokens]):
+        shown = tokenizer.token_str(i).replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥")
+        spans.append(
+            '<span style="display:inline-block;margin:1px;padding:0 3px;border-radius:3px;'
+            f'background:{TOKEN_COLOURS[k % len(TOKEN_COLOURS)]};font-family:monospace;text-align:center">'
+            f'{html.escape(shown)}<br><sub style="color:#555">{i}</sub></span>'
+        )
+    more = f", showing the first {max_tokens}" if len(ids) > max_tokens else ""
+    head = f"<div><b>{len(ids)} tokens</b> for {len(text)} characters ({len(text.encode('utf-8'))} bytes{more})</div>"
+    return head + '<div style="line-height:2.4">' + "".join(spans) + "</div>"
+
+
+def tokenizer_playground(tokenizers: dict, text: str = "Hello world! Tokenizers split 12345 oddly.", show: bool = True):
+    """A text box and a dropdown of tokenizers; shows the text as coloured tokens with ids and count.
+
+    ``tokenizers`` maps a label (``"characters"``, ``"BPE 1024"``...) to a tokenizer. Returns
+    the widget box; with ``show=True`` (the default) it is also displayed. Characters a
+    character tokenizer has never seen are reported instead of raising.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    if not tokenizers:
+        raise ValueError("tokenizer_playground needs at least one tokenizer, e.g. {'bytes': ByteTokenizer()}")
+    box = widgets.Textarea(value=text, description="Text", layout=widgets.Layout(width="95%", height="80px"))
+    choice = widgets.Dropdown(options=list(tokenizers), description="Tokenizer")
+    out = widgets.HTML()
+
+    def update(_=None):
+        try:
+            out.value = render_tokens_html(tokenizers[choice.value], box.value)
+        except ValueError as exc:  # e.g. a character the character tokenizer never saw
+            out.value = f"<div style='color:#a00'>{html.escape(str(exc))}</div>"
+
+    box.observe(update, names="value")
+    choice.observe(update, names="value")
+    update()
+    ui = widgets.VBox([choice, box, out])
+    if show:
+        display(ui)
+    return ui
