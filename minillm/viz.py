@@ -24,32 +24,33 @@ def figure(title: str, xlabel: str, ylabel: str, figsize=FIGSIZE):
 def course_map(book):
     """The life of an LLM as a left-to-right flow of stages, each box naming its chapters.
 
-    ``book`` is a :class:`minillm.book.Book`; chapters that exist are drawn solid, planned ones
-    dashed. Used by chapter 0 and by the book's start page.
+    ``book`` is a :class:`minillm.book.Book`; stages with a written chapter are drawn solid and
+    blue, planned ones dashed and grey. Used by chapter 0 and by the book's start page.
     """
+    import textwrap
+
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    stages = [s for s in book.stages if any(c.stage == s["id"] for c in book.chapters)]
-    main = [s for s in stages if s["id"] != "appendix"]
-    fig, ax = plt.subplots(figsize=(11, 3.6))
+    main = [s for s in book.stages if s["id"] != "appendix" and any(c.stage == s["id"] for c in book.chapters)]
+    fig, ax = plt.subplots(figsize=(12, 3.8))
     ax.set_xlim(0, len(main))
     ax.set_ylim(0, 1)
     ax.axis("off")
-    ax.set_title("The life of an LLM, and where the course covers each stage")
+    ax.set_title("The life of an LLM: the stages, and the chapters that cover them (dashed: planned)")
     for i, s in enumerate(main):
         chapters = [c for c in book.chapters if c.stage == s["id"]]
         ready = any(c.ready for c in chapters)
-        box = FancyBboxPatch(
-            (i + 0.06, 0.12), 0.88, 0.76, boxstyle="round,pad=0.02",
-            facecolor="#dbe9f6" if ready else "#f2f2f2",
-            edgecolor="#2b6ca3" if ready else "#999999",
+        ax.add_patch(FancyBboxPatch(
+            (i + 0.07, 0.06), 0.86, 0.84, boxstyle="round,pad=0.02",
+            facecolor="#dbe9f6" if ready else "#f4f4f4", edgecolor="#2b6ca3" if ready else "#9a9a9a",
             linestyle="-" if ready else "--", linewidth=1.5,
-        )
-        ax.add_patch(box)
-        ax.text(i + 0.5, 0.78, s["title"], ha="center", va="center", fontsize=10, fontweight="bold")
-        lines = [f"{'Ch.' if isinstance(c.number, int) else 'App.'} {c.number}" + ("" if c.ready else " (planned)") for c in chapters]
-        ax.text(i + 0.5, 0.45, "\n".join(lines), ha="center", va="center", fontsize=8,
-                color="black" if ready else "#777777")
+        ))
+        ax.text(i + 0.5, 0.82, textwrap.fill(s["title"], 12), ha="center", va="center", fontsize=10, fontweight="bold")
+        y = 0.66
+        for c in chapters:
+            label = textwrap.fill(f"{c.number}. {c.title.split(':')[0]}", 14)
+            ax.text(i + 0.5, y, label, ha="center", va="top", fontsize=8, color="black" if c.ready else "#777777")
+            y -= 0.1 * (label.count("\n") + 1) + 0.06
         if i + 1 < len(main):
-            ax.add_patch(FancyArrowPatch((i + 0.94, 0.5), (i + 1.06, 0.5), arrowstyle="->", mutation_scale=12))
+            ax.add_patch(FancyArrowPatch((i + 0.93, 0.48), (i + 1.07, 0.48), arrowstyle="->", mutation_scale=12))
     return fig
