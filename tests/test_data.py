@@ -88,7 +88,8 @@ def test_stats_match_a_direct_count():
     s = c.stats()
     assert s["documents"] == len(c.documents)
     assert s["bytes"] == len(c.text.encode())
-    assert s["words"] == len(c.text.replace("'s", "").split()) or abs(s["words"] - len(c.text.split())) < 0.1 * s["words"]
+    # Words are letter runs (with an apostrophe part) or digit runs: close to a whitespace split.
+    assert abs(s["words"] - len(c.text.split())) < 0.05 * s["words"]
     assert s["distinct_words"] <= s["words"]
     assert s["duplicate_rate"] == 0.0
     dup = data.Corpus("x", ["a b", "a b", "c"], "a b\n\na b\n\nc", "", "")
