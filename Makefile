@@ -13,6 +13,8 @@ else
 TORCH  ?= torch==2.13.0
 endif
 PYTEST_ARGS ?=
+# Extra JupyterLab options, e.g. `make lab LAB_ARGS="--no-browser --port 8890"`. As root (containers) Jupyter needs --allow-root.
+LAB_ARGS ?= $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 STAMP  := $(VENV)/.minillm-installed
 
 .PHONY: help setup lab test lint book exercises bench bench-notebooks clean
@@ -31,7 +33,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv (if missing) and install the course, tests and book tools
 
 lab: $(STAMP)  ## set up, then open the course in JupyterLab at chapter 0
-	$(VENV)/bin/jupyter lab --notebook-dir=. $$($(PY) -c "from minillm.book import load_book; print(load_book().ready()[0].chapter)")
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ARGS) $$($(PY) -c "from minillm.book import load_book; print(load_book().ready()[0].chapter)")
 
 test: $(STAMP)  ## set up, then run every test: package, manifest, exercises, notebooks, book
 	$(PY) -m pytest $(PYTEST_ARGS)
