@@ -611,3 +611,246 @@ class Pretrained(NamedTuple):
 
     model: Any
     tokenizer: Any
+
+
+# The recipe of chapter 4: corpus, tokenizer, model and trainer settings, in one place.
+PRETRAINED_RECIPES: dict[str, dict] = {
+    "tinyworld": {
+        "version": 1,
+        "corpus": {"name": "tinyworld", "size": "small", "seed": 0},
+        "tokenizer": {"vocab_size": 1024, "train_chars": 400_000},
+        "model": {"preset": "tiny", "block_size": 128, "n_layer": 4, "n_head": 4, "n_embd": 128},
+        "train": {"preset": "tinyworld"},
+    },
+}
+
+
+def recipe_data(recipe: dict):
+    """The corpus, a BPE tokenizer trained on it, and the encoded train and validation tokens."""
+    from .data import corpus, encode
+    from .tokenizer import BPETokenizer
+
+    c = recipe["corpus"]
+    text = corpus(c["name"], size=c["size"], seed=c["seed"])
+    t = recipe["tokenizer"]
+    tokenizer = BPETokenizer().train(text.train[: t["train_chars"]], t["vocab_size"])
+    return text, tokenizer, encode(text.train, tokenizer), encode(text.val, tokenizer)
+
+
+def recipe_model(recipe: dict, vocab_size: int) -> nn.Module:
+    from .model import GPT, GPTConfig
+
+    m = dict(recipe["model"])
+    return GPT(GPTConfig.preset(m.pop("preset"), vocab_size=vocab_size, **m))
+
+
+def recipe_config(recipe: dict, **overrides) -> TrainConfig:
+    t = dict(recipe["train"])
+    return TrainConfig.preset(t.pop("preset"), **{**t, **overrides})
+
+
+def pretrained_dir(name: str = "tinyworld") -> Path:
+    """Where :func:`pretrained` keeps the model ``name``: ``cache_dir()/pretrained/NAME-vN``."""
+    if name not in PRETRAINED_RECIPES:
+        raise ValueError(f"no pretrained recipe {name!r}; choose one of {sorted(PRETRAINED_RECIPES)}")
+    return cache_dir() / "pretrained" / f"{name}-v{PRETRAINED_RECIPES[name]['version']}"
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created if needed) across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as f:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _load_pretrained(folder: Path, device=None) -> Pretrained:
+    from .model import GPT
+    from .tokenizer import BPETokenizer
+
+    model = GPT.load(folder, device=device).eval()
+    return Pretrained(model, BPETokenizer.load(folder / "tokenizer.json"))
+
+
+def pretrained(name: str = "tinyworld", *, device=None, progress: bool = True) -> Pretrained:
+    """The chapter-4 model, trained once and cached: ``model, tokenizer = pretrained("tinyworld")``.
+
+    The first call runs the recipe in :data:`PRETRAINED_RECIPES` (about two minutes on a laptop
+    CPU, with a progress bar) and stores ``model.safetensors``, ``config.json``,
+    ``tokenizer.json`` and ``recipe.json`` in :func:`pretrained_dir`. The folder appears in one
+    atomic rename, and a file lock makes concurrent callers (two notebooks at once) wait for one
+    build instead of racing. Later calls only load it. Delete the folder to rebuild.
+    """
+    folder = pretrained_dir(name)
+    if not (folder / "model.safetensors").exists():
+        with _file_lock(folder.parent / f".{folder.name}.lock"):
+            if not (folder / "model.safetensors").exists():  # nobody built it while we waited
+                _build_pretrained(name, folder, progress)
+    return _load_pretrained(folder, device)
+
+
+def _build_pretrained(name: str, folder: Path, progress: bool) -> None:
+    import json
+    import shutil
+    import tempfile
+
+    from .utils import device, seed_everything
+
+    recipe = PRETRAINED_RECIPES[name]
+    if progress:
+        print(f"minillm: training the {name!r} model once (about two minutes); it will be cached "
+              f"in {folder}")
+    start = time.perf_counter()
+    seed_everything(0)
+    text, tokenizer, train_ids, val_ids = recipe_data(recipe)
+    model = recipe_model(recipe, tokenizer.vocab_size)
+    cfg = recipe_config(recipe, progress=progress, eval_every=0)
+    trainer = Trainer(model, train_ids, val_ids, cfg, device=device())
+    trainer.fit()
+    losses = trainer.evaluate()
+    model = model.cpu()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        model.save(tmp)
+        tokenizer.save(tmp / "tokenizer.json")
+        info = {"name": name, "recipe": recipe, "train_config": cfg.to_dict(),
+                "steps": trainer.step, "train_loss": losses.get("train"),
+                "val_loss": losses.get("val"), "seconds": time.perf_counter() - start,
+                "corpus_stats": text.stats()}
+        (tmp / "recipe.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+
+# ----------------------------------------------------------------------------------------------
+# the command line: `minillm pretrain` and `minillm generate` (see minillm/cli.py)
+
+
+def _run_text(spec: dict):
+    """Train and validation text for a run's corpus setting (TinyWorld, a named corpus, a file)."""
+    from .data import corpus, load_corpus
+
+    name = spec["name"]
+    if name == "tinyworld":
+        c = corpus("tinyworld", size=spec.get("size", "small"), seed=spec.get("seed", 0))
+        return c.train, c.val
+    if name in ("pydoc", "tinyshakespeare"):
+        c = load_corpus(name)
+        return c.train, c.val
+    path = Path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"--corpus {name!r} is neither tinyworld, pydoc, tinyshakespeare "
+                                "nor an existing text file")
+    text = path.read_text(encoding="utf-8")
+    cut = int(0.9 * len(text))
+    return text[:cut], text[cut:]
+
+
+def run_pretrain(args) -> Path:
+    """What ``minillm pretrain`` does with its parsed arguments; returns the output folder."""
+    import json
+
+    from .data import encode
+    from .model import GPT, GPTConfig
+    from .tokenizer import BPETokenizer
+    from .utils import device, seed_everything
+
+    out = Path(args.out)
+    rank, world, _ = setup_distributed()
+    run_file = out / "run.json"
+    if args.resume:
+        if not run_file.exists():
+            raise FileNotFoundError(f"{run_file} not found; --resume continues a run that "
+                                    f"`minillm pretrain --out {out}` started")
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+    else:
+        if (out / CHECKPOINT).exists():
+            raise ValueError(f"{out} already holds a run (checkpoint.pt); add --resume to continue "
+                             "it, or choose another --out")
+        recipe = PRETRAINED_RECIPES["tinyworld"]
+        cfg = recipe_config(recipe)
+        train_cfg = cfg.to_dict()
+        if args.minutes is not None:  # a time budget: the steps follow from the speed
+            train_cfg.update(minutes=args.minutes, steps=args.steps)
+        elif args.steps is not None:
+            train_cfg["steps"] = args.steps
+        if args.steps is not None:  # keep warmup a small part of a short run
+            train_cfg["warmup_steps"] = min(train_cfg["warmup_steps"], max(1, args.steps // 10))
+        if args.batch_size is not None:
+            train_cfg["batch_size"] = args.batch_size
+        if args.lr is not None:
+            train_cfg.update(lr=args.lr, min_lr=args.lr / 10)
+        train_cfg.update(seed=args.seed, checkpoint_every=args.checkpoint_every,
+                         compile=args.compile, out_dir=str(out))
+        model_spec = ({"preset": args.preset} if args.preset else dict(recipe["model"]))
+        run = {"corpus": {"name": args.corpus, "size": args.size, "seed": args.seed},
+               "vocab_size": args.vocab_size or recipe["tokenizer"]["vocab_size"],
+               "tokenizer_chars": recipe["tokenizer"]["train_chars"],
+               "model": model_spec, "train": train_cfg}
+    seed_everything(run["train"]["seed"])
+    train_text, val_text = _run_text(run["corpus"])
+    tok_file = out / "tokenizer.json"
+    if args.resume and tok_file.exists():
+        tokenizer = BPETokenizer.load(tok_file)
+    else:
+        tokenizer = BPETokenizer().train(train_text[: run["tokenizer_chars"]], run["vocab_size"])
+    spec = dict(run["model"])
+    config = GPTConfig.preset(spec.pop("preset"), vocab_size=tokenizer.vocab_size, **spec)
+    model = GPT(config)
+    train_cfg = dict(run["train"], out_dir=str(out), progress=not args.quiet)
+    cfg = TrainConfig(**train_cfg)
+    if rank == 0 and not args.resume:
+        out.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(tok_file)
+        with atomic_write(run_file, "w") as f:
+            json.dump(run, f, indent=2)
+    train_ids, val_ids = encode(train_text, tokenizer), encode(val_text, tokenizer)
+    if rank == 0:
+        print(f"{len(train_ids):,} training tokens, vocabulary {tokenizer.vocab_size}, model "
+              f"{model.num_params() / 1e6:.2f}M parameters, {world} process(es)")
+    dev = torch.device(args.device) if args.device else None
+    if dev is None and world == 1:
+        dev = device()
+    trainer = Trainer(model, train_ids, val_ids, cfg, resume=args.resume, device=dev)
+    trainer.fit()
+    if rank == 0:
+        model.save(out)
+        last = trainer.history.evals[-1] if trainer.history.evals else {}
+        print(f"done: {trainer.step} steps, validation loss {last.get('val_loss', float('nan')):.3f}; "
+              f"saved to {out}. Try: minillm generate {out}")
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    return out
+
+
+def load_run(folder) -> Pretrained:
+    """A model folder from ``minillm pretrain`` (or :func:`pretrained`): ``(model, tokenizer)``."""
+    folder = Path(folder)
+    if not (folder / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"{folder / 'tokenizer.json'} not found; give the --out folder of "
+                                "a finished `minillm pretrain` run")
+    return _load_pretrained(folder)

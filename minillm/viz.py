@@ -54,3 +54,76 @@ def course_map(book):
         if i + 1 < len(main):
             ax.add_patch(FancyArrowPatch((i + 0.93, 0.48), (i + 1.07, 0.48), arrowstyle="->", mutation_scale=12))
     return fig
+
+
+# --- chapter 4: pretraining
+class LiveLossPlot:
+    """A :class:`minillm.train.Trainer` callback that redraws the loss curves as training runs.
+
+    The training loss of every step (light, with a running mean) and the train and validation
+    losses of each evaluation, against the step. In a notebook the figure updates in place; the
+    last drawing stays in the saved notebook. Outside IPython it only collects the numbers;
+    ``plot()`` draws them at any time. ``trainer = Trainer(..., callbacks=[LiveLossPlot()])``.
+    """
+
+    def __init__(self, title: str = "Training loss", redraw_every: int = 25, log_y: bool = False):
+        self.title, self.redraw_every, self.log_y = title, redraw_every, log_y
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.evals: list[dict] = []
+        self._handle = None
+
+    def on_step(self, trainer, info) -> None:
+        self.steps.append(info["step"])
+        self.losses.append(info["loss"])
+        if self.redraw_every and info["step"] % self.redraw_every == 0:
+            self._show()
+
+    def on_eval(self, trainer, info) -> None:
+        self.evals.append(info)
+        self._show()
+
+    def on_end(self, trainer) -> None:
+        self._show()
+
+    def plot(self, ax=None):
+        """Draw the curves on ``ax`` (or a new figure); returns the figure."""
+        if ax is None:
+            fig, ax = figure(self.title, "step", "loss (nats per token)")
+        else:
+            fig = ax.figure
+            ax.clear()
+            ax.set_title(self.title)
+            ax.set_xlabel("step")
+            ax.set_ylabel("loss (nats per token)")
+        if self.losses:
+            ax.plot(self.steps, self.losses, color="C0", alpha=0.25, lw=0.8)
+            k = max(1, len(self.losses) // 50)
+            smooth = [sum(self.losses[max(0, i - k + 1): i + 1]) / len(self.losses[max(0, i - k + 1): i + 1])
+                      for i in range(len(self.losses))]
+            ax.plot(self.steps, smooth, color="C0", label="train (each step, smoothed)")
+        for key, color, name in (("train_loss", "C1", "train (evaluation)"), ("val_loss", "C2", "validation")):
+            pts = [(e["step"], e[key]) for e in self.evals if key in e]
+            if pts:
+                ax.plot(*zip(*pts), "o-", color=color, ms=3, label=name)
+        if self.log_y:
+            ax.set_yscale("log")
+        if self.losses or self.evals:
+            ax.legend(loc="upper right")
+        fig.tight_layout()
+        return fig
+
+    def _show(self) -> None:
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            return
+        if get_ipython() is None:
+            return
+        fig = self.plot()
+        if self._handle is None:
+            self._handle = display(fig, display_id=True)
+        else:
+            self._handle.update(fig)
+        plt.close(fig)

@@ -287,3 +287,107 @@ def test_nan_without_checkpoint_says_so():
     model.nan_at_call = 2
     with pytest.raises(NonFiniteLossError, match="no checkpoint was written"):
         train(model, TRAIN, VAL, small_config(), device="cpu")
+
+
+# -- the cached pretrained model ------------------------------------------------------------
+
+TEST_RECIPE = {
+    "version": 1,
+    "corpus": {"name": "tinyworld", "size": 20_000, "seed": 0},
+    "tokenizer": {"vocab_size": 300, "train_chars": 10_000},
+    "model": {"preset": "tiny", "block_size": 32, "n_layer": 1, "n_head": 2, "n_embd": 32},
+    "train": {"preset": "tinyworld", "steps": 6, "batch_size": 4, "warmup_steps": 2},
+}
+
+_BUILD_SCRIPT = """
+import json, sys
+import minillm.train as t
+t.PRETRAINED_RECIPES["unit-test"] = json.loads(sys.argv[1])
+model, tok = t.pretrained("unit-test", progress=True)
+print("WEIGHTSUM", float(sum(p.double().sum() for p in model.parameters())))
+"""
+
+
+def test_pretrained_builds_once_and_loads_after(tmp_path, monkeypatch):
+    import minillm.train as t
+    from minillm.model import GPT
+
+    monkeypatch.setenv("MINILLM_CACHE", str(tmp_path))
+    monkeypatch.setitem(t.PRETRAINED_RECIPES, "unit-test", TEST_RECIPE)
+    model, tok = t.pretrained("unit-test", progress=False)
+    folder = t.pretrained_dir("unit-test")
+    assert folder == tmp_path / "pretrained" / "unit-test-v1"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json", "model.safetensors", "recipe.json", "tokenizer.json"]
+    assert isinstance(model, GPT) and not model.training and tok.vocab_size == 300
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".unit-test-v1.") and p.is_dir()]
+
+    def no_training(self):
+        raise AssertionError("pretrained() trained again instead of loading the cache")
+
+    monkeypatch.setattr(t.Trainer, "fit", no_training)
+    again, tok2 = t.pretrained("unit-test")
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert tok2.encode("Once upon a time") == tok.encode("Once upon a time")
+    with pytest.raises(ValueError, match="no pretrained recipe 'nope'"):
+        t.pretrained("nope")
+
+
+def test_pretrained_two_processes_at_once_build_it_once(tmp_path):
+    import json
+
+    env = {**os.environ, "MINILLM_CACHE": str(tmp_path), "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-c", _BUILD_SCRIPT, json.dumps(TEST_RECIPE)]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    builds = sum("training the 'unit-test' model once" in out for out, _ in outs)
+    assert builds == 1, f"expected exactly one process to train, got {builds}"
+    sums = {line for out, _ in outs for line in out.splitlines() if line.startswith("WEIGHTSUM")}
+    assert len(sums) == 1, "the two processes loaded different weights"
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_cli_help_explains_the_commands(capsys):
+    from minillm.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    text = capsys.readouterr().out
+    for words in ("--out", "--resume", "--minutes", "--steps", "--corpus", "torchrun"):
+        assert words in text
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    text = capsys.readouterr().out
+    for words in ("--prompt", "--temperature", "--top-k", "tinyworld"):
+        assert words in text
+
+
+def test_cli_pretrain_resume_and_generate(tmp_path, capsys):
+    from minillm.cli import main
+
+    text = tmp_path / "story.txt"
+    text.write_text("Once upon a time a cat sat on a mat. The cat was happy. " * 200, encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["pretrain", "--out", str(out), "--corpus", str(text), "--preset", "tiny",
+            "--vocab-size", "280", "--steps", "4", "--batch-size", "2", "--quiet",
+            "--checkpoint-every", "2", "--device", "cpu"]
+    assert main(args) == 0
+    assert {"model.safetensors", "config.json", "tokenizer.json", "checkpoint.pt", "run.json"} <= {
+        p.name for p in out.iterdir()}
+    assert load_checkpoint(out)["step"] == 4
+    assert "done: 4 steps" in capsys.readouterr().out
+    assert main(args) == 2  # a second start in the same folder is refused
+    assert "add --resume" in capsys.readouterr().err
+    assert main(["pretrain", "--out", str(out), "--resume", "--quiet", "--device", "cpu"]) == 0
+    assert "done: 4 steps" in capsys.readouterr().out  # the finished run has nothing left to do
+    assert main(["generate", str(out), "--prompt", "Once upon", "--max-new-tokens", "5",
+                 "--temperature", "0"]) == 0
+    assert capsys.readouterr().out.startswith("Once upon")
+    assert main(["generate", str(tmp_path / "missing")]) == 2
+    assert "tokenizer.json" in capsys.readouterr().err
