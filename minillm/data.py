@@ -153,6 +153,9 @@ def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fracti
     Results are cached in memory, so calling it again with the same arguments is free.
     """
     if name != "tinyworld":
+        if size != "default":
+            raise ValueError(f"size={size!r} applies only to the generated 'tinyworld' corpus; "
+                             f"{name!r} has a fixed size: leave size out")
         return load_corpus(name, seed=seed, val_fraction=val_fraction, **kwargs)
     if kwargs:
         raise TypeError(f"corpus('tinyworld') got unexpected arguments: {', '.join(kwargs)}")

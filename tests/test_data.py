@@ -119,6 +119,8 @@ def test_mixture_and_bad_input():
         corpus("tinyworld", size=1000, mixture={"poems": 1.0})
     with pytest.raises(ValueError, match="val_fraction"):
         corpus("tinyworld", size=1000, val_fraction=1.0)
+    with pytest.raises(ValueError, match="applies only"):
+        corpus("pydoc", size="tiny")
     with pytest.raises(ValueError, match="unknown corpus 'wikipedia'"):
         load_corpus("wikipedia")
 
