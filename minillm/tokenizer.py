@@ -358,7 +358,7 @@ class BasicBPE(Tokenizer):
 
 
 class BPETokenizer(Tokenizer):
-    """Byte-level BPE with regex pre-tokenization and special tokens, HF compatible (chapter 1.5-1.8).
+    """Byte-level BPE with regex pre-tokenization and special tokens, HF compatible (chapter 1.5-1.7, 1.11).
 
     ``BPETokenizer(pattern=GPT4_SPLIT_PATTERN, special_tokens=SPECIAL_TOKENS).train(text, 4096)``
     learns ``4096 - 256 - len(special_tokens)`` new tokens (fewer if the text runs out of
@@ -414,6 +414,7 @@ class BPETokenizer(Tokenizer):
         self._identity_bytes = self._byte_ids == list(range(256))
         self._cache: dict[str, list[int]] = {}
         self._special_of_id = {i: s for s, i in self.special_tokens.items()}
+        self._id_of_bytes: dict[bytes, int] | None = None  # built on first token_to_id
         if self.special_tokens:
             names = sorted(self.special_tokens, key=len, reverse=True)
             self._special_regex = re.compile("(" + "|".join(re.escape(s) for s in names) + ")")
@@ -430,9 +431,10 @@ class BPETokenizer(Tokenizer):
         if isinstance(token, str) and token in self.special_tokens:
             return self.special_tokens[token]
         data = token.encode("utf-8") if isinstance(token, str) else bytes(token)
-        for i, b in enumerate(self._bytes):
-            if b == data and i not in self._special_of_id:
-                return i
+        if self._id_of_bytes is None:
+            self._id_of_bytes = {b: i for i, b in enumerate(self._bytes) if i not in self._special_of_id}
+        if data in self._id_of_bytes:
+            return self._id_of_bytes[data]
         raise ValueError(f"{token!r} is not a token of this vocabulary (size {self.vocab_size}) nor one of the special tokens {list(self.special_tokens)}")
 
     # -- pre-tokenization -------------------------------------------------------------------------
