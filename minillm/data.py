@@ -250,6 +250,8 @@ class Source:
     sha256: str
     filename: str
     description: str
+    separator: str = SEPARATOR
+    split: str = "chars"  # "chars": the first 90 % of the characters train; "documents": by document
 
 
 SOURCES = {
@@ -258,6 +260,18 @@ SOURCES = {
         sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
         filename="tinyshakespeare.txt",
         description="about 1.1 MB of Shakespeare's plays, collected by Andrej Karpathy for char-rnn (2015)",
+    ),
+    # The validation file of TinyStories (Eldan and Li 2023, https://arxiv.org/abs/2305.07759),
+    # about 22,000 stories and 19 MB: a sample of the dataset. Pinned to one revision of the
+    # dataset repository; the sha256 is the one published for that revision's file.
+    "tinystories": Source(
+        url="https://huggingface.co/datasets/roneneldan/TinyStories/resolve/"
+        "f54c09fd23315a6f9c86f9dc80f725de7d8f9c64/TinyStories-valid.txt",
+        sha256="94e431816c4cce81ff71e4408ff8d3bda9a42e8d2663986697c3954288cb38b4",
+        filename="TinyStories-valid.txt",
+        description="a sample of TinyStories (its validation file, about 19 MB of simple stories)",
+        separator="<|endoftext|>",
+        split="documents",
     ),
 }
 """Real corpora that :func:`load_corpus` can download; each is pinned by its sha256."""
@@ -356,7 +370,8 @@ def load_corpus(name: str, *, path: str | os.PathLike | None = None, url: str | 
       one: the first 90 % of the characters train, the rest validate.
     - ``"tinyworld"``: the same as :func:`corpus` (extra keyword arguments go there).
 
-    A TinyStories sample is not offered yet: its files cannot be pinned by a checksum here.
+    - ``"tinystories"``: a sample of TinyStories (its validation file, about 19 MB), downloaded
+      and checked like tinyshakespeare; one document per story, split by document.
     """
     if name == "tinyworld":
         return corpus("tinyworld", seed=seed, val_fraction=val_fraction, **kwargs)
@@ -383,8 +398,18 @@ def load_corpus(name: str, *, path: str | os.PathLike | None = None, url: str | 
         if not file.is_file() or sha256_of(file) != src.sha256:
             download(url or src.url, file, src.sha256, progress=progress)
     text = file.read_text(encoding="utf-8")
+    if src.split == "documents":
+        documents = [d.strip() for d in text.split(src.separator) if d.strip()]
+        n_val = max(1, int(round(val_fraction * len(documents))))
+        val_ids = sorted(random.Random(seed).sample(range(len(documents)), n_val))
+        val_set = set(val_ids)
+        train_ids = [i for i in range(len(documents)) if i not in val_set]
+        return Corpus(name=name, documents=documents, text=SEPARATOR.join(documents),
+                      train=SEPARATOR.join(documents[i] for i in train_ids),
+                      val=SEPARATOR.join(documents[i] for i in val_ids),
+                      train_ids=train_ids, val_ids=val_ids)
     n = int(len(text) * 0.9)
-    documents = [d for d in text.split(SEPARATOR) if d.strip()]
+    documents = [d for d in text.split(src.separator) if d.strip()]
     return Corpus(name=name, documents=documents, text=text, train=text[:n], val=text[n:])
 
 

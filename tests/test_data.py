@@ -347,3 +347,23 @@ def test_token_file_round_trip_memory_mapped(tmp_path):
         save_tokens(tokens, tmp_path / "train.bin")
     with pytest.raises(FileNotFoundError, match="save_tokens"):
         load_tokens(tmp_path / "missing.npy")
+
+
+def test_tinystories_sample_is_pinned_and_split_by_story(tmp_path, monkeypatch):
+    src = data.SOURCES["tinystories"]
+    assert src.url.startswith("https://") and len(src.sha256) == 64 and "f54c09fd" in src.url
+    # Offline stand-in with the real file's layout: stories separated by <|endoftext|> lines.
+    stories = [f"Once upon a time, story {i} began.\nIt ended well." for i in range(50)]
+    fake = tmp_path / "TinyStories-valid.txt"
+    fake.write_text("\n<|endoftext|>\n".join(stories) + "\n")
+    monkeypatch.setitem(
+        data.SOURCES, "tinystories",
+        data.Source(url=src.url, sha256=hashlib.sha256(fake.read_bytes()).hexdigest(),
+                    filename=src.filename, description=src.description, separator=src.separator,
+                    split=src.split),
+    )
+    c = load_corpus("tinystories", path=fake)
+    assert c.documents == stories
+    assert len(c.val_ids) == 5 and sorted(c.train_ids + c.val_ids) == list(range(50))
+    assert c.val == SEPARATOR.join(stories[i] for i in c.val_ids)
+    assert "<|endoftext|>" not in c.text
