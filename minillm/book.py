@@ -170,7 +170,7 @@ def parse_book(data, root: str | Path = ".", source: str = "book.yml") -> Book:
     return Book(title=data["title"], stages=stages, chapters=chapters, root=Path(root))
 
 
-def check_files(book: Book, source: str = "book.yml", check_sync: bool = True) -> None:
+def validate_files(book: Book, source: str = "book.yml", check_sync: bool = True) -> None:
     """Check that every path exists, every module imports and the exercises are in sync."""
     from .exercises import exercise_notebook_text
 
@@ -217,11 +217,9 @@ def load_book(path: str | Path = "book.yml", check_files: bool = False) -> Book:
         raise BookError(f"{path}: not valid YAML: {exc}") from exc
     book = parse_book(data, root=path.parent, source=str(path))
     if check_files:
-        _check_files(book, source=str(path))
+        validate_files(book, source=str(path))
     return book
 
-
-_check_files = check_files
 
 
 def stage_title(book: Book, stage: str) -> str:
