@@ -308,7 +308,7 @@ class GPT(nn.Module):
         t = idx.size(1)
         x = self.tok_emb(idx)  # (B, T, C)
         if self.config.pos == "learned":
-            x = x + self.pos_emb.weight[:t]
+            x = x + self.pos_emb(torch.arange(t, device=idx.device))  # (T, C), broadcast over B
         elif self.config.pos == "sinusoidal":
             x = x + self.pos_table[:t].to(x.dtype)
         return self.drop(x)
@@ -615,6 +615,40 @@ class GPT(nn.Module):
         model = cls(config)
         model.load_tensors(tensors, source=str(weights_path))
         return model if device is None else model.to(device)
+
+
+# --- GPT-2's real weights ---------------------------------------------------------------------
+
+GPT2_REVISION = "607a30d783dfa663caf39e06633721c8d4cfcd7e"
+"""The pinned commit of https://huggingface.co/openai-community/gpt2 the files below come from."""
+
+GPT2_FILES = {
+    "config.json": "0daed7749b4f02b8f76240d5444551d7b08712dab4d0adb8239c56ba823bb7b4",
+    "model.safetensors": "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707",
+    "tokenizer.json": "8414cab924d8b9b33013f0d221c5862f365ee9be39c5c2bfae8a5a9e970478a6",
+}
+"""GPT-2 small's files (548 MB of weights in all) and their sha256 checksums."""
+
+
+def download_gpt2(folder=None, progress: bool = True) -> Path:
+    """Download GPT-2 small (124M) from Hugging Face into ``folder`` and return the folder.
+
+    Default folder: ``cache_dir()/gpt2``. Files already there with the right checksum are kept;
+    the others are downloaded (with a progress bar) and checked against :data:`GPT2_FILES`.
+    Needs the network; offline it raises :class:`minillm.data.DownloadError` saying how to get
+    the files by hand. Load the result with ``GPT.from_hf_gpt2(folder)`` (chapter 3).
+    """
+    from .data import download, sha256_of
+    from .utils import cache_dir
+
+    folder = Path(folder) if folder is not None else cache_dir() / "gpt2"
+    base = f"https://huggingface.co/openai-community/gpt2/resolve/{GPT2_REVISION}"
+    for name, sha in GPT2_FILES.items():
+        path = folder / name
+        if path.is_file() and sha256_of(path) == sha:
+            continue
+        download(f"{base}/{name}", path, sha, progress=progress)
+    return folder
 
 
 # --- helpers for the files ------------------------------------------------------------------

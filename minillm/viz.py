@@ -127,3 +127,56 @@ class LiveLossPlot:
         else:
             self._handle.update(fig)
         plt.close(fig)
+
+
+# --- chapter 2: attention
+def _token_label(token) -> str:
+    """A token as a short visible label: spaces as "␣", newlines as "↵"."""
+    s = token if isinstance(token, str) else str(token)
+    return s.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥")
+
+
+def plot_attention(weights, tokens, ax=None, title: str = "Attention weights"):
+    """Heatmap of one head's attention weights ``(T, T)``: row = the token looking (query),
+    column = the token looked at (key). ``tokens`` labels both axes. Returns the figure."""
+    import numpy as np
+
+    w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=float)
+    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] != len(tokens):
+        raise ValueError(f"weights must be (T, T) with T = len(tokens) = {len(tokens)}, got {w.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 5))
+    else:
+        fig = ax.figure
+    im = ax.imshow(w, cmap="Blues", vmin=0.0, vmax=1.0)
+    labels = [_token_label(t) for t in tokens]
+    size = 9 if len(labels) <= 24 else 7 if len(labels) <= 48 else 5
+    ax.set_xticks(range(len(labels)), labels, fontsize=size, rotation=90)
+    ax.set_yticks(range(len(labels)), labels, fontsize=size)
+    ax.set_xlabel("key: the token looked at")
+    ax.set_ylabel("query: the token looking")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="attention weight")
+    return fig
+
+
+def plot_attention_grid(maps, tokens, title: str = "Attention patterns, every layer and head"):
+    """All heads at once: ``maps`` is ``(L, H, T, T)``; one small heatmap per (layer, head)."""
+    import numpy as np
+
+    m = np.asarray(maps.detach().cpu() if hasattr(maps, "detach") else maps, dtype=float)
+    n_layer, n_head = m.shape[:2]
+    fig, axes = plt.subplots(n_layer, n_head, figsize=(1.6 * n_head + 0.6, 1.6 * n_layer + 0.6), squeeze=False)
+    for i in range(n_layer):
+        for j in range(n_head):
+            ax = axes[i][j]
+            ax.imshow(m[i, j], cmap="Blues", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == n_layer - 1:
+                ax.set_xlabel(f"head {j}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"layer {i}", fontsize=8)
+    fig.suptitle(f"{title} ({len(tokens)} tokens; rows look at columns)", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -64,3 +64,56 @@ def tokenizer_playground(tokenizers: dict, text: str = "Hello world! Tokenizers 
     if show:
         display(ui)
     return ui
+
+
+# --- chapter 2: attention
+
+
+def attention_explorer(get_maps, text: str, show: bool = True):
+    """Explore attention patterns: a text box, layer and head sliders, and a heatmap.
+
+    ``get_maps(text)`` returns ``(maps, tokens)``: the weights ``(L, H, T, T)`` of one sequence
+    (e.g. ``model.attention_weights(ids)[:, 0]``) and the ``T`` token strings that label the
+    axes. Returns the widget box; with ``show=True`` it is also displayed. For a static view
+    (what the HTML book stores), call :func:`minillm.viz.plot_attention` directly.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    from .viz import plot_attention
+
+    maps, tokens = get_maps(text)
+    n_layer, n_head = int(maps.shape[0]), int(maps.shape[1])
+    box = widgets.Text(value=text, description="Text", continuous_update=False,
+                       layout=widgets.Layout(width="95%"))
+    layer = widgets.IntSlider(value=0, min=0, max=n_layer - 1, description="layer")
+    head = widgets.IntSlider(value=0, min=0, max=n_head - 1, description="head")
+    out = widgets.Output()
+    state = {"maps": maps, "tokens": tokens}
+
+    def new_text(_=None):
+        try:
+            state["maps"], state["tokens"] = get_maps(box.value)
+        except ValueError as exc:  # e.g. a text longer than the model's context
+            with out:
+                out.clear_output(wait=True)
+                print(f"cannot show this text: {exc}")
+            return
+        redraw()
+
+    def redraw(_=None):
+        with out:
+            out.clear_output(wait=True)
+            plot_attention(state["maps"][layer.value, head.value], state["tokens"],
+                           title=f"layer {layer.value}, head {head.value}")
+            plt.show()
+
+    box.observe(new_text, names="value")
+    layer.observe(redraw, names="value")
+    head.observe(redraw, names="value")
+    redraw()
+    ui = widgets.VBox([box, widgets.HBox([layer, head]), out])
+    if show:
+        display(ui)
+    return ui
