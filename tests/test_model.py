@@ -403,3 +403,28 @@ def test_bad_input_errors():
         model(torch.zeros(1, 0, dtype=torch.long))
     # int32 ids are fine
     torch.testing.assert_close(model(ids(1, 5).int())[0], model(ids(1, 5))[0])
+
+
+def test_download_gpt2_pins_files_and_skips_cached_ones(tmp_path, monkeypatch):
+    # no network: record what would be downloaded instead of downloading it
+    import hashlib
+
+    import minillm.data
+    from minillm.model import GPT2_FILES, GPT2_REVISION, download_gpt2
+
+    calls = []
+
+    def fake_download(url, path, sha256, progress=True):
+        calls.append((url, path.name, sha256))
+        path.write_bytes(b"x")
+        return path
+
+    monkeypatch.setattr(minillm.data, "download", fake_download)
+    cached = b'{"model_type": "gpt2"}'
+    (tmp_path / "config.json").write_bytes(cached)
+    monkeypatch.setitem(GPT2_FILES, "config.json", hashlib.sha256(cached).hexdigest())
+    assert download_gpt2(tmp_path, progress=False) == tmp_path
+    assert [name for _, name, _ in calls] == ["model.safetensors", "tokenizer.json"]
+    for url, name, sha in calls:
+        assert url == f"https://huggingface.co/openai-community/gpt2/resolve/{GPT2_REVISION}/{name}"
+        assert sha == GPT2_FILES[name] and len(sha) == 64
