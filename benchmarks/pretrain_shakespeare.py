@@ -44,13 +44,18 @@ RECIPES = {
         model=dict(n_layer=4, n_head=4, n_embd=128, block_size=64, bias=False, dropout=0.0),
         train=dict(steps=2000, batch_size=12, lr=1e-3, min_lr=1e-4, warmup_steps=100,
                    weight_decay=0.1, betas=(0.9, 0.99), grad_clip=1.0),
-        eval_every=50,
+        eval_every=100,
     ),
+    # what changed, each measured on this benchmark (steps to reach the target):
+    # rotary positions instead of learned ones (no early plateau: about half the steps),
+    # 3 blocks instead of 4 (a quarter less compute per token, nearly the same loss per step),
+    # 16 sequences per step and a 4x higher peak learning rate with a schedule of 900 steps.
     "minillm": dict(
-        model=dict(n_layer=4, n_head=4, n_embd=128, block_size=64, bias=False, dropout=0.0),
-        train=dict(steps=1000, batch_size=12, lr=3e-3, min_lr=3e-4, warmup_steps=50,
+        model=dict(n_layer=3, n_head=4, n_embd=128, block_size=64, bias=False, dropout=0.0,
+                   pos="rope"),
+        train=dict(steps=900, batch_size=16, lr=4e-3, min_lr=4e-4, warmup_steps=50,
                    weight_decay=0.1, betas=(0.9, 0.99), grad_clip=1.0),
-        eval_every=25,
+        eval_every=50,
     ),
 }
 
@@ -88,11 +93,17 @@ def matmul_peak(n: int = 1024, seconds: float = 1.0) -> float:
 
 
 class ValScore:
-    """Every ``every`` steps: validation loss on fixed 64-character windows, with the train time."""
+    """Every ``every`` steps: validation loss over the whole validation split, with the train time.
 
-    def __init__(self, val: np.ndarray, every: int, windows: int, target: float, stop: bool):
-        rng = np.random.default_rng(1337)
-        starts = rng.integers(0, len(val) - EVAL_T - 1, size=windows)
+    The split is cut into consecutive 64-character windows (all of them, so the number is the
+    same whoever measures it), and the loss is the mean over every predicted character.
+    """
+
+    def __init__(self, val: np.ndarray, every: int, target: float, stop: bool, limit: int | None = None):
+        n = (len(val) - 1) // EVAL_T
+        if limit:
+            n = min(n, limit)
+        starts = np.arange(n) * EVAL_T
         chunk = torch.from_numpy(val[starts[:, None] + np.arange(EVAL_T + 1)].astype(np.int64))
         self.x, self.y = chunk[:, :-1], chunk[:, 1:]
         self.every, self.target, self.stop = every, target, stop
@@ -102,7 +113,7 @@ class ValScore:
     @torch.no_grad()
     def loss(self, model) -> float:
         model.eval()
-        total = sum(model(x, y)[1].item() * len(x) for x, y in zip(self.x.split(128), self.y.split(128)))
+        total = sum(model(x, y)[1].item() * len(x) for x, y in zip(self.x.split(256), self.y.split(256)))
         model.train()
         return total / len(self.x)
 
@@ -117,15 +128,20 @@ class ValScore:
                 trainer.total_steps = trainer.step  # ends the loop after this step
 
 
+def time_to(points, threshold: float):
+    """(step, train seconds) of the first measurement at or below ``threshold``, or None."""
+    return next(((step, t) for step, t, val in points if val <= threshold), None)
+
+
 def run(name: str, recipe: dict, train_ids, val_ids, vocab: int, *, steps: int | None = None,
-        stop_at_target: bool = False, windows: int = 256, progress: bool = True) -> dict:
+        stop_at_target: bool = False, eval_limit: int | None = None, progress: bool = True) -> dict:
     torch.manual_seed(0)
     model = GPT(GPTConfig(vocab_size=vocab, **recipe["model"]))
     tcfg = dict(recipe["train"], eval_every=0, progress=progress, seed=0)
     if steps is not None:
         tcfg["steps"] = steps
         tcfg["warmup_steps"] = min(tcfg["warmup_steps"], steps // 10)
-    score = ValScore(val_ids, recipe["eval_every"], windows, TARGET, stop_at_target)
+    score = ValScore(val_ids, recipe["eval_every"], TARGET, stop_at_target, eval_limit)
     trainer = Trainer(model, train_ids, None, TrainConfig(**tcfg), callbacks=[score], device="cpu")
     start = time.perf_counter()
     trainer.fit()
@@ -162,7 +178,7 @@ def main(argv=None) -> int:
     results = []
     for name in names:
         r = run(name, RECIPES[name], train_ids, val_ids, len(chars),
-                steps=40 if args.quick else None, windows=32 if args.quick else 256,
+                steps=40 if args.quick else None, eval_limit=64 if args.quick else None,
                 stop_at_target=name != "nanoGPT (baseline)")
         results.append(r)
         reached = (f"reached {TARGET} at step {r['reached'][0]} after {r['reached'][1]:.1f} s"
@@ -185,10 +201,16 @@ def main(argv=None) -> int:
         else:
             ratio = ours["reached"][1] / base["train_s"]
             print(f"time to val loss {TARGET}: the baseline did not reach it in its "
-                  f"{base['steps']} steps ({base['train_s']:.1f} s, best {base['best_val']:.4f}); "
-                  f"minillm {ours['reached'][1]:.1f} s, ratio < {ratio:.2f} (target <= 0.5)")
-        print(f"minillm's recipe: {ours['gflops']:.1f} GFLOP/s = {ours['gflops'] / peak:.0%} of "
-              f"the {peak:.1f} GFLOP/s matmul peak (target >= 60%)")
+                  f"{base['steps']} steps ({base['train_s']:.1f} s, final {base['final_val']:.4f}), "
+                  f"so its time is more than that; minillm {ours['reached'][1]:.1f} s; "
+                  f"ratio < {ratio:.2f} (target <= 0.5)")
+        same = time_to(ours["points"], base["final_val"])
+        if same is not None:
+            print(f"time to the baseline's final val loss {base['final_val']:.4f}: baseline "
+                  f"{base['train_s']:.1f} s, minillm {same[1]:.1f} s (step {same[0]}), ratio "
+                  f"{same[1] / base['train_s']:.2f}")
+        print(f"minillm's recipe: {ours['tok_s']:,.0f} tokens/s, {ours['gflops']:.1f} GFLOP/s = "
+              f"{ours['gflops'] / peak:.0%} of the {peak:.1f} GFLOP/s matmul peak (target >= 60%)")
     return 0 if all(math.isfinite(r["final_val"]) for r in results) else 1
 
 

@@ -125,8 +125,8 @@ PRESETS: dict[str, dict] = {
     ),
     # chapter 4: a TinyWorld story model in about a minute on a laptop CPU
     "tinyworld": dict(
-        steps=600, batch_size=32, lr=3e-3, min_lr=3e-4, warmup_steps=50, weight_decay=0.1,
-        grad_clip=1.0, eval_every=100, eval_batches=10,
+        steps=450, batch_size=16, lr=3e-3, min_lr=3e-4, warmup_steps=30, weight_decay=0.1,
+        grad_clip=1.0, eval_every=75, eval_batches=10,
     ),
 }
 
@@ -619,7 +619,8 @@ PRETRAINED_RECIPES: dict[str, dict] = {
         "version": 1,
         "corpus": {"name": "tinyworld", "size": "small", "seed": 0},
         "tokenizer": {"vocab_size": 1024, "train_chars": 400_000},
-        "model": {"preset": "tiny", "block_size": 128, "n_layer": 4, "n_head": 4, "n_embd": 128},
+        "model": {"preset": "tiny", "block_size": 128, "n_layer": 4, "n_head": 4, "n_embd": 128,
+                  "pos": "rope"},
         "train": {"preset": "tinyworld"},
     },
 }
