@@ -697,7 +697,7 @@ def _load_pretrained(folder: Path, device=None) -> Pretrained:
 def pretrained(name: str = "tinyworld", *, device=None, progress: bool = True) -> Pretrained:
     """The chapter-4 model, trained once and cached: ``model, tokenizer = pretrained("tinyworld")``.
 
-    The first call runs the recipe in :data:`PRETRAINED_RECIPES` (about two minutes on a laptop
+    The first call runs the recipe in :data:`PRETRAINED_RECIPES` (about a minute on a laptop
     CPU, with a progress bar) and stores ``model.safetensors``, ``config.json``,
     ``tokenizer.json`` and ``recipe.json`` in :func:`pretrained_dir`. The folder appears in one
     atomic rename, and a file lock makes concurrent callers (two notebooks at once) wait for one
@@ -720,7 +720,7 @@ def _build_pretrained(name: str, folder: Path, progress: bool) -> None:
 
     recipe = PRETRAINED_RECIPES[name]
     if progress:
-        print(f"minillm: training the {name!r} model once (about two minutes); it will be cached "
+        print(f"minillm: training the {name!r} model once (about a minute); it will be cached "
               f"in {folder}")
     start = time.perf_counter()
     seed_everything(0)
