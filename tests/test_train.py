@@ -391,3 +391,40 @@ def test_cli_pretrain_resume_and_generate(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("Once upon")
     assert main(["generate", str(tmp_path / "missing")]) == 2
     assert "tokenizer.json" in capsys.readouterr().err
+
+
+# -- options: live plot, compile; the core stays headless -----------------------------------
+
+
+def test_live_loss_plot_collects_and_draws():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from minillm.viz import LiveLossPlot
+
+    plot = LiveLossPlot("test")
+    train(fresh_model(), TRAIN, VAL, small_config(steps=20, eval_every=10, eval_batches=2),
+          device="cpu", callbacks=[plot])
+    assert plot.steps == list(range(1, 21)) and [e["step"] for e in plot.evals] == [0, 10, 20]
+    fig = plot.plot()
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels[-2:] == ["train (evaluation)", "validation"]
+    assert list(fig.axes[0].get_lines()[-1].get_xdata()) == [0, 10, 20]
+
+
+def test_train_module_does_not_import_plotting():
+    code = "import sys, minillm.train, minillm.compress; assert 'matplotlib' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager():
+    import shutil
+
+    if not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
+        pytest.skip("torch.compile on CPU needs a C++ compiler (g++ or clang++), none found")
+    eager, compiled = fresh_model(dropout=0.0), fresh_model(dropout=0.0)
+    train(eager, TRAIN, VAL, small_config(steps=5), device="cpu")
+    train(compiled, TRAIN, VAL, small_config(steps=5, compile=True), device="cpu")
+    for (name, a), b in zip(eager.state_dict().items(), compiled.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
