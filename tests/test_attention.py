@@ -251,3 +251,18 @@ def test_multihead_with_rope_attention_is_shift_invariant():
     torch.testing.assert_close(y0, y1, atol=1e-4, rtol=1e-4)
     y_none = m(x)
     assert not torch.allclose(y0, y_none, atol=1e-4)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_multihead_with_rope_equals_rotating_each_head(fast):
+    # the module rotates queries and keys together; the reference rotates each (B, H, T, D) head
+    # tensor with apply_rope and calls torch's own attention
+    torch.manual_seed(10)
+    b, t, c, h = 3, 9, 24, 3
+    m = MultiHeadAttention(c, h, fast=fast).eval()
+    x = torch.randn(b, t, c)
+    cos, sin = rope_cos_sin(t, c // h)
+    q, k, v = (split_heads(z, h) for z in m.qkv(x).split(c, dim=2))
+    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    ref = m.proj(merge_heads(F.scaled_dot_product_attention(q, k, v, is_causal=True)))
+    torch.testing.assert_close(m(x, rope=(cos, sin)), ref, **TOL)

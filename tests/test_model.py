@@ -52,6 +52,7 @@ def test_presets_and_overrides():
         (dict(vocab_size=0), "vocab_size"),
         (dict(dropout=1.5), "dropout"),
         (dict(pos="rope", n_embd=30, n_head=6), "even"),
+        (dict(gelu="relu"), "gelu"),
     ],
 )
 def test_config_rejects_bad_values(bad, match):
@@ -67,6 +68,22 @@ def test_config_dict_round_trip_and_unknown_keys():
 
 
 # --- forward ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gelu, reference", [("tanh", torch.nn.GELU(approximate="tanh")),
+                                              ("exact", torch.nn.GELU())])
+def test_mlp_gelu_option_matches_torch(gelu, reference):
+    from minillm.model import MLP
+
+    torch.manual_seed(0)
+    mlp = MLP(tiny(gelu=gelu, bias=True))
+    x = torch.randn(2, 5, mlp.fc.in_features) * 3
+    expected = mlp.proj(reference(mlp.fc(x)))
+    torch.testing.assert_close(mlp(x), expected, rtol=0, atol=0)
+    other = MLP(tiny(gelu="exact" if gelu == "tanh" else "tanh", bias=True))
+    other.load_state_dict(mlp.state_dict())
+    assert not torch.equal(other(x), expected)  # the two forms really differ
+
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
