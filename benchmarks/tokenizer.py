@@ -1,6 +1,6 @@
 """Benchmark: BPE training and encoding, minillm against HF's Rust `tokenizers` and a naive BPE.
 
-On tinyshakespeare (``/work/shared/data/tinyshakespeare.txt``, or ``--text PATH``; else the
+On tinyshakespeare (``../shared/data/tinyshakespeare.txt`` or ``$MINILLM_SHARED_DATA``, or ``--text PATH``; else the
 TinyWorld corpus), vocabulary 4,096, GPT-4 split pattern, it measures in one run:
 
 - training: ``minillm.BPETokenizer.train``; HF's ``BpeTrainer`` set up the same way (same
@@ -28,9 +28,10 @@ import regex
 from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
 
+from minillm.data import shared_data
 from minillm.tokenizer import GPT4_SPLIT_PATTERN, HF_BYTE_RANK, SPECIAL_TOKENS, BPETokenizer
 
-SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+SHAKESPEARE = shared_data("tinyshakespeare.txt")
 
 
 def load_text(path: str | None) -> tuple[str, str]:

@@ -254,6 +254,18 @@ class Source:
     split: str = "chars"  # "chars": the first 90 % of the characters train; "documents": by document
 
 
+def shared_data(name: str) -> Path:
+    """Where the project's shared real text ``name`` lies, for tests and benchmarks.
+
+    ``$MINILLM_SHARED_DATA/name`` if that variable is set, else ``../shared/data/name`` beside the
+    repository. The file may be absent (callers skip or fall back, and say so); learners use
+    :func:`load_corpus` instead, which downloads and checks the same corpora.
+    """
+    folder = os.environ.get("MINILLM_SHARED_DATA")
+    root = Path(folder) if folder else Path(__file__).resolve().parents[2] / "shared" / "data"
+    return root / name
+
+
 SOURCES = {
     "tinyshakespeare": Source(
         url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",

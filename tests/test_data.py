@@ -32,15 +32,8 @@ from minillm.data import (
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 
 
-def _shared_data() -> Path:
-    env = os.environ.get("MINILLM_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
 def _shakespeare_file() -> Path:
-    path = _shared_data() / "tinyshakespeare.txt"
+    path = data.shared_data("tinyshakespeare.txt")
     if not path.is_file():
         pytest.skip(f"tinyshakespeare.txt not found in {path.parent} (set MINILLM_SHARED_DATA to its folder)")
     return path
@@ -173,7 +166,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def server():
     _Handler.files = {"/good.txt": PAYLOAD}
-    shakespeare = _shared_data() / "tinyshakespeare.txt"
+    shakespeare = data.shared_data("tinyshakespeare.txt")
     if shakespeare.is_file():
         _Handler.files["/input.txt"] = shakespeare.read_bytes()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)

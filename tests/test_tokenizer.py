@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import random
 import warnings
-from pathlib import Path
 
 import pytest
 from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
 
+from minillm.data import shared_data
 from minillm.tokenizer import (
     ENDOFTEXT,
     GPT2_SPLIT_PATTERN,
@@ -29,7 +29,7 @@ from minillm.tokenizer import (
     pair_counts,
 )
 
-SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+SHAKESPEARE = shared_data("tinyshakespeare.txt")
 
 # Texts every encoder must agree on: ASCII prose, contractions, numbers, whitespace runs,
 # code, accents, CJK, emoji (4-byte UTF-8 and ZWJ sequences), special tokens, odd spacing.
