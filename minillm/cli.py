@@ -132,7 +132,11 @@ def _check_book(args: argparse.Namespace) -> int:
     from .book import load_book
 
     book = load_book(args.manifest, check_files=True)
-    print(f"{args.manifest}: {len(book.chapters)} chapters, all files and modules present, exercises in sync")
+    planned = len(book.chapters) - len(book.ready())
+    print(
+        f"{args.manifest}: {len(book.ready())} chapters ready ({planned} planned); "
+        "all files and modules present, exercises in sync"
+    )
     return 0
 
 
