@@ -46,10 +46,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from minillm.data import shared_data  # noqa: E402
 from minillm.model import GPT, GPTConfig  # noqa: E402
 from minillm.train import TrainConfig, Trainer  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+DATA = shared_data("tinyshakespeare.txt")
 TARGET = 1.88
 EVAL_T = 64  # every run is scored on the same windows of this many characters
 
@@ -80,8 +81,9 @@ RECIPES = {
 
 def load_text() -> str:
     if not DATA.exists():
-        sys.exit(f"{DATA} not found: this benchmark needs ../shared/data/tinyshakespeare.txt "
-                 "(the char-rnn tinyshakespeare corpus) beside the repository")
+        sys.exit(f"{DATA} not found: this benchmark needs the char-rnn tinyshakespeare corpus at "
+                 "../shared/data/tinyshakespeare.txt beside the repository, or in the folder "
+                 "$MINILLM_SHARED_DATA names")
     return DATA.read_text(encoding="utf-8")
 
 
