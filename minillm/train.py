@@ -203,7 +203,8 @@ class RandomWindows:
         if len(self.tokens) < block_size + 2:
             raise ValueError(
                 f"{what} hold {len(self.tokens)} tokens, fewer than one window of "
-                f"block_size + 1 = {block_size + 1}; use more text or a smaller block_size"
+                f"block_size + 1 = {block_size + 1} tokens and a spare one (the sampler needs at "
+                f"least {block_size + 2}); use more text or a smaller block_size"
             )
         self.block_size, self.batch_size, self.grad_accum, self.seed = (
             block_size, batch_size, grad_accum, seed)
