@@ -87,15 +87,12 @@ def make_exercises(nb: dict, source: str = "<notebook>", number: int | str | Non
                     )
             new, _ = strip_regions(text, lambda indent: indent + MARKDOWN_PROMPT, where)
         elif cell.get("cell_type") == "code":
-            if label is None and BEGIN.search(text) is None:
-                new = text
-            else:
-                if label is None and any(BEGIN.match(x) for x in text.split("\n")):
-                    counter += 1
-                    label = f"{number if number is not None else '?'}.{counter}"
-                new, _ = strip_regions(
-                    text, lambda indent, ex=label: f'{indent}raise NotImplementedError("Exercise {ex}")', where
-                )
+            if label is None and any(BEGIN.match(x) for x in text.split("\n")):
+                counter += 1  # a region before any "Exercise N.M" heading: number it in order
+                label = f"{number if number is not None else '?'}.{counter}"
+            new, _ = strip_regions(
+                text, lambda indent, ex=label: f'{indent}raise NotImplementedError("Exercise {ex}")', where
+            )
             cell["outputs"] = []
             cell["execution_count"] = None
             meta = cell.get("metadata", {})

@@ -56,6 +56,12 @@ def test_regions_replaced_with_indentation_and_numbering():
     assert "Exercises." in s[0] and "generated" in s[0]
 
 
+def test_region_before_any_exercise_heading_is_stripped_and_numbered():
+    src = nb(code("x = 1\n### BEGIN SOLUTION\ny = 2\n### END SOLUTION\nprint(y)"))
+    s = sources(make_exercises(src, number=5))
+    assert s[1] == 'x = 1\nraise NotImplementedError("Exercise 5.1")\nprint(y)', "the solution leaked"
+
+
 def test_outputs_are_cleared_and_source_is_untouched():
     src = nb(md("### Exercise 1.1: x"), code("### BEGIN SOLUTION\nx = 1\n### END SOLUTION"))
     before = json.dumps(src)
