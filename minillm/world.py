@@ -317,7 +317,6 @@ class World:
         surnames = self._make_unique(rng, max(60, n_people // 8), self._surname)
         # Founders: couples born 1890-1915. Each generation, unmarried adults of different
         # families pair up and have 1-4 children, born when the mother is 20-38.
-        singles: list[int] = []
         n_founders = max(4, n_people // 9)
         for _ in range(n_founders):
             y = rng.randint(1890, 1915)
@@ -489,8 +488,9 @@ class World:
         The answer is always the true fact; ``in_training`` is False for held-out people, whose
         questions test hallucination ("I don't know" is the honest reply a model should learn).
         """
-        rng = rng or random.Random(_mix(self.seed, person.id, self.RELATIONS.index(relation)
-                                        if relation in self.RELATIONS else 99))
+        if relation not in self.RELATIONS:
+            raise ValueError(f"relation {relation!r} is not one of {', '.join(self.RELATIONS)}")
+        rng = rng or random.Random(_mix(self.seed, person.id, self.RELATIONS.index(relation)))
         p, t = person, self.town(person)
         f = self.facts(p)
         if relation == "birth_city":
@@ -529,8 +529,6 @@ class World:
             a = (f"{p.name} has no children." if not kids else
                  f"{p.name}'s {'child is' if len(kids) == 1 else 'children are'} {_join_names(kids)}.")
             ans = tuple(kids) or ("no",)
-        else:
-            raise ValueError(f"relation {relation!r} is not one of {', '.join(self.RELATIONS)}")
         return QA(q, a, ans, p.id, relation, p.id not in self._held)
 
     def reversal_questions(self) -> list[QA]:
@@ -762,12 +760,12 @@ class World:
         """
         p = _pick(rng, self.train_people)
         q = _pick(rng, self.train_people)
-        n, he, He = p.first, p.he, _cap(p.he)
+        n, he = p.first, p.he
         item = _pick(rng, ["apples", "marbles", "stickers", "pencils", "cookies", "shells",
                            "books", "coins", "eggs", "flowers", "stamps", "buttons"])
         kind = rng.randrange(5)
         if kind == 0:
-            a, b, c = rng.randint(2, 30), rng.randint(2, 20), None
+            a, b = rng.randint(2, 30), rng.randint(2, 20)
             c = rng.randint(1, a + b - 1)
             problem = (f"{n} has {a} {item}. {q.first} gives {p.him} {b} more. Then {he} gives "
                        f"{c} away. How many {item} does {n} have now?")
@@ -805,7 +803,6 @@ class World:
                      f"With the {extra} on the table: {boxes * per} + {extra} = {boxes * per + extra}."]
             ans = boxes * per + extra
         worked = " ".join(steps) + f" The answer is {ans}."
-        del He
         return problem, worked, ans
 
     # ---- documents for pretraining ----------------------------------------------------------
