@@ -152,9 +152,24 @@ def _step_counts(model, ctx: torch.Tensor, block: int) -> np.ndarray:
     return quantize(probs.cpu().numpy())
 
 
-def _rows(n: int, rows: int) -> tuple[int, int]:
+def _grid(ids: list[int], rows: int, start_token: int) -> tuple[torch.Tensor, list[int]]:
+    """Lay ``ids`` out as ``rows`` consecutive pieces after a column of ``start_token``.
+
+    Returns the grid ``(rows, length + 1)`` (zeros after a short last piece) and each row's
+    number of ids. Fewer rows than asked when there are fewer ids than rows. :func:`decompress`
+    calls it with placeholder ids to get the same layout before it knows the ids.
+    """
+    n = len(ids)
     rows = max(1, min(rows, n))
-    return rows, math.ceil(n / rows)
+    length = math.ceil(n / rows)
+    grid = torch.zeros(rows, length + 1, dtype=torch.long)
+    grid[:, 0] = start_token
+    lengths = []
+    for r in range(rows):
+        piece = ids[r * length:(r + 1) * length]
+        grid[r, 1:1 + len(piece)] = torch.tensor(piece, dtype=torch.long)
+        lengths.append(len(piece))
+    return grid, lengths
 
 
 def compress(model, ids, start_token: int, rows: int = 16) -> bytes:
@@ -171,12 +186,12 @@ def compress(model, ids, start_token: int, rows: int = 16) -> bytes:
     vocab = getattr(getattr(model, "config", None), "vocab_size", None)
     if vocab is not None and (min(ids) < 0 or max(ids) >= vocab or not 0 <= start_token < vocab):
         raise ValueError(f"token ids (and start_token) must lie in 0..{vocab - 1} for this model")
-    rows, length = _rows(n, rows)
+    grid, lengths = _grid(ids, rows, start_token)
+    rows, length = grid.shape[0], grid.shape[1] - 1
     if n >= 2**32 or rows >= 2**16 or start_token >= 2**16:
         raise ValueError("compress handles fewer than 2**32 tokens, 2**16 rows and start ids")
     model.eval()
     block = _block_size(model)
-    grid, lengths = _grid(ids, rows, start_token)
     enc = ArithmeticEncoder()
     for t in range(length):
         cum = _step_counts(model, grid[:, :t + 1], block)
@@ -192,12 +207,10 @@ def decompress(model, data: bytes) -> list[int]:
     if len(data) < _HEADER.size:
         raise ValueError(f"{len(data)} bytes is too short to hold the {_HEADER.size}-byte header")
     n, rows, start_token = _HEADER.unpack_from(data)
-    rows, length = _rows(n, rows)
-    lengths = [max(0, min(length, n - r * length)) for r in range(rows)]
     model.eval()
     block = _block_size(model)
-    grid = torch.zeros(rows, length + 1, dtype=torch.long)
-    grid[:, 0] = start_token
+    grid, lengths = _grid([0] * n, rows, start_token)  # the encoder's layout; ids filled in below
+    rows, length = grid.shape[0], grid.shape[1] - 1
     dec = ArithmeticDecoder(data[_HEADER.size:])
     for t in range(length):
         cum = _step_counts(model, grid[:, :t + 1], block)
@@ -205,19 +218,6 @@ def decompress(model, data: bytes) -> list[int]:
             if t < lengths[r]:
                 grid[r, t + 1] = dec.decode(cum[r])
     return [int(grid[r, 1 + t]) for r in range(rows) for t in range(lengths[r])]
-
-
-def _grid(ids: list[int], rows: int, start_token: int) -> tuple[torch.Tensor, list[int]]:
-    """Lay ``ids`` out as ``rows`` consecutive pieces after a column of ``start_token``."""
-    rows, length = _rows(len(ids), rows)
-    grid = torch.zeros(rows, length + 1, dtype=torch.long)
-    grid[:, 0] = start_token
-    lengths = []
-    for r in range(rows):
-        piece = ids[r * length:(r + 1) * length]
-        grid[r, 1:1 + len(piece)] = torch.tensor(piece, dtype=torch.long)
-        lengths.append(len(piece))
-    return grid, lengths
 
 
 @torch.no_grad()
