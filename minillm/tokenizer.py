@@ -415,11 +415,7 @@ class BPETokenizer(Tokenizer):
         self._cache: dict[str, list[int]] = {}
         self._special_of_id = {i: s for s, i in self.special_tokens.items()}
         self._id_of_bytes: dict[bytes, int] | None = None  # built on first token_to_id
-        if self.special_tokens:
-            names = sorted(self.special_tokens, key=len, reverse=True)
-            self._special_regex = re.compile("(" + "|".join(re.escape(s) for s in names) + ")")
-        else:
-            self._special_regex = None
+        self._special_regex = _special_regex(self.special_tokens) if self.special_tokens else None
         self._special_regex_cache: dict[frozenset, re.Pattern] = {}
 
     def __repr__(self) -> str:
@@ -475,8 +471,7 @@ class BPETokenizer(Tokenizer):
             return None
         pat = self._special_regex_cache.get(allowed)
         if pat is None:
-            names = sorted(allowed, key=len, reverse=True)
-            pat = self._special_regex_cache[allowed] = re.compile("(" + "|".join(re.escape(s) for s in names) + ")")
+            pat = self._special_regex_cache[allowed] = _special_regex(allowed)
         return pat
 
     # -- training ---------------------------------------------------------------------------------
@@ -727,6 +722,13 @@ class BPETokenizer(Tokenizer):
         from tokenizers import Tokenizer as HFTokenizer
 
         return HFTokenizer.from_str(json.dumps(self.to_dict()))
+
+
+def _special_regex(names: Iterable[str]) -> re.Pattern:
+    """A regex that matches any of the special tokens ``names`` as one captured group (so
+    ``split`` keeps them), longest first so that no name hides a longer one it starts."""
+    ordered = sorted(names, key=len, reverse=True)
+    return re.compile("(" + "|".join(re.escape(s) for s in ordered) + ")")
 
 
 def _pattern_from_pre_tokenizer(pre: dict | None, where: str) -> str | None:
