@@ -261,7 +261,8 @@ class NonFiniteLossError(FloatingPointError):
 
 @dataclass
 class History:
-    """What a run measured: per step (loss, lr, tokens/s) and per evaluation (train/val loss)."""
+    """What a run measured: per step (loss, lr) and per evaluation (train/val loss, tokens seen,
+    training seconds). Tokens per second reach ``on_step`` callbacks only; they are not kept."""
 
     step: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
