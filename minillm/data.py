@@ -136,6 +136,26 @@ def _size_in_bytes(size) -> int:
     return int(size)
 
 
+def _check_val_fraction(val_fraction: float) -> None:
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+
+
+def _split_by_document(name: str, documents: list[str], seed: int, val_fraction: float,
+                       min_val: int = 0) -> Corpus:
+    """A :class:`Corpus` whose validation split is ``val_fraction`` of ``documents`` (at least
+    ``min_val``), drawn at random with ``seed``; the rest train, in order."""
+    _check_val_fraction(val_fraction)
+    n_val = max(min_val, int(round(val_fraction * len(documents))))
+    val_ids = sorted(random.Random(seed).sample(range(len(documents)), n_val))
+    val_set = set(val_ids)
+    train_ids = [i for i in range(len(documents)) if i not in val_set]
+    return Corpus(name=name, documents=documents, text=SEPARATOR.join(documents),
+                  train=SEPARATOR.join(documents[i] for i in train_ids),
+                  val=SEPARATOR.join(documents[i] for i in val_ids),
+                  train_ids=train_ids, val_ids=val_ids)
+
+
 def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fraction: float = 0.1,
            mixture: dict[str, float] | None = None, canaries: int = 0, canary_repeats: int = 1,
            **kwargs) -> Corpus:
@@ -160,8 +180,7 @@ def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fracti
     if kwargs:
         raise TypeError(f"corpus('tinyworld') got unexpected arguments: {', '.join(kwargs)}")
     nbytes = _size_in_bytes(size)
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+    _check_val_fraction(val_fraction)
     mix = dict(MIXTURE if mixture is None else mixture)
     unknown = set(mix) - set(MIXTURE)
     if unknown or not mix or any(v < 0 for v in mix.values()) or sum(mix.values()) <= 0:
@@ -395,6 +414,8 @@ def load_corpus(name: str, *, path: str | os.PathLike | None = None, url: str | 
         known = ", ".join(["tinyworld", "pydoc", *SOURCES])
         raise ValueError(f"unknown corpus {name!r}; choose one of {known}")
     src = SOURCES[name]
+    if src.split == "documents":
+        _check_val_fraction(val_fraction)  # before a download, not after
     if path is not None:
         file = Path(path)
         if not file.is_file():
@@ -412,14 +433,7 @@ def load_corpus(name: str, *, path: str | os.PathLike | None = None, url: str | 
     text = file.read_text(encoding="utf-8")
     if src.split == "documents":
         documents = [d.strip() for d in text.split(src.separator) if d.strip()]
-        n_val = max(1, int(round(val_fraction * len(documents))))
-        val_ids = sorted(random.Random(seed).sample(range(len(documents)), n_val))
-        val_set = set(val_ids)
-        train_ids = [i for i in range(len(documents)) if i not in val_set]
-        return Corpus(name=name, documents=documents, text=SEPARATOR.join(documents),
-                      train=SEPARATOR.join(documents[i] for i in train_ids),
-                      val=SEPARATOR.join(documents[i] for i in val_ids),
-                      train_ids=train_ids, val_ids=val_ids)
+        return _split_by_document(name, documents, seed, val_fraction, min_val=1)
     n = int(len(text) * 0.9)
     documents = [d for d in text.split(src.separator) if d.strip()]
     return Corpus(name=name, documents=documents, text=text, train=text[:n], val=text[n:])
@@ -427,8 +441,6 @@ def load_corpus(name: str, *, path: str | os.PathLike | None = None, url: str | 
 
 @functools.lru_cache(maxsize=4)
 def _pydoc(seed: int, val_fraction: float) -> Corpus:
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     from pydoc_data.topics import topics
 
     docs = []
@@ -436,13 +448,7 @@ def _pydoc(seed: int, val_fraction: float) -> Corpus:
         # Topics contain blank lines; collapse them so a document never contains SEPARATOR.
         body = re.sub(r"\n\s*\n+", "\n", topics[key].strip())
         docs.append(body)
-    rng = random.Random(seed)
-    val_ids = sorted(rng.sample(range(len(docs)), int(round(val_fraction * len(docs)))))
-    val_set = set(val_ids)
-    train_ids = [i for i in range(len(docs)) if i not in val_set]
-    return Corpus(name="pydoc", documents=docs, text=SEPARATOR.join(docs),
-                  train=SEPARATOR.join(docs[i] for i in train_ids),
-                  val=SEPARATOR.join(docs[i] for i in val_ids), train_ids=train_ids, val_ids=val_ids)
+    return _split_by_document("pydoc", docs, seed, val_fraction)
 
 
 # --------------------------------------------------------------------------------------------

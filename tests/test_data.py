@@ -112,6 +112,9 @@ def test_mixture_and_bad_input():
         corpus("tinyworld", size=1000, mixture={"poems": 1.0})
     with pytest.raises(ValueError, match="val_fraction"):
         corpus("tinyworld", size=1000, val_fraction=1.0)
+    for name in ("pydoc", "tinystories"):  # refused before any download
+        with pytest.raises(ValueError, match="val_fraction must be in"):
+            load_corpus(name, val_fraction=1.5)
     with pytest.raises(ValueError, match="applies only"):
         corpus("pydoc", size="tiny")
     with pytest.raises(ValueError, match="unknown corpus 'wikipedia'"):
