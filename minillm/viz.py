@@ -14,10 +14,14 @@ FIGSIZE = (6, 3.5)
 def figure(title: str, xlabel: str, ylabel: str, figsize=FIGSIZE):
     """A new figure and axes with the course's size, title and axis labels."""
     fig, ax = plt.subplots(figsize=figsize)
+    _label(ax, title, xlabel, ylabel)
+    return fig, ax
+
+
+def _label(ax, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    return fig, ax
 
 
 # --- chapter 0: what is a language model?
@@ -88,19 +92,18 @@ class LiveLossPlot:
 
     def plot(self, ax=None):
         """Draw the curves on ``ax`` (or a new figure); returns the figure."""
+        labels = (self.title, "step", "loss (nats per token)")
         if ax is None:
-            fig, ax = figure(self.title, "step", "loss (nats per token)")
+            fig, ax = figure(*labels)
         else:
             fig = ax.figure
             ax.clear()
-            ax.set_title(self.title)
-            ax.set_xlabel("step")
-            ax.set_ylabel("loss (nats per token)")
+            _label(ax, *labels)
         if self.losses:
             ax.plot(self.steps, self.losses, color="C0", alpha=0.25, lw=0.8)
             k = max(1, len(self.losses) // 50)
-            smooth = [sum(self.losses[max(0, i - k + 1): i + 1]) / len(self.losses[max(0, i - k + 1): i + 1])
-                      for i in range(len(self.losses))]
+            windows = (self.losses[max(0, i - k + 1): i + 1] for i in range(len(self.losses)))
+            smooth = [sum(w) / len(w) for w in windows]  # running mean of the last k steps
             ax.plot(self.steps, smooth, color="C0", label="train (each step, smoothed)")
         for key, color, name in (("train_loss", "C1", "train (evaluation)"), ("val_loss", "C2", "validation")):
             pts = [(e["step"], e[key]) for e in self.evals if key in e]
