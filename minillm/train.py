@@ -312,7 +312,9 @@ class Trainer:
     ``callbacks`` are objects with optional methods ``on_step(trainer, info)``,
     ``on_eval(trainer, info)`` and ``on_end(trainer)``; a plain function is called at each
     evaluation. Callbacks that sample text should use their own ``torch.Generator`` so that
-    they do not shift the run's random state. ``fit()`` runs the loop; see chapter 4.
+    they do not shift the run's random state. ``device`` defaults to
+    :func:`minillm.utils.device` (so ``$MINILLM_DEVICE`` is honoured), or under ``torchrun``
+    with GPUs to the GPU of the process's local rank. ``fit()`` runs the loop; see chapter 4.
     """
 
     def __init__(self, model: nn.Module, train_tokens, val_tokens=None,
@@ -322,8 +324,9 @@ class Trainer:
 
         self.cfg = config or TrainConfig()
         self.rank, self.world, local_rank = setup_distributed()
-        if device is None:
-            device = torch.device("cuda", local_rank) if torch.cuda.is_available() else pick_device()
+        if device is None:  # under torchrun with GPUs, each process takes its local rank's GPU
+            device = (torch.device("cuda", local_rank) if self.world > 1 and torch.cuda.is_available()
+                      else pick_device())
         self.device = torch.device(device)
         self.model = model.to(self.device)
         block = self.cfg.block_size or getattr(getattr(model, "config", None), "block_size", None)
@@ -780,7 +783,7 @@ def run_pretrain(args) -> Path:
     from .data import encode
     from .model import GPT, GPTConfig
     from .tokenizer import BPETokenizer
-    from .utils import device, seed_everything
+    from .utils import seed_everything
 
     out = Path(args.out)
     rank, world, _ = setup_distributed()
@@ -835,10 +838,7 @@ def run_pretrain(args) -> Path:
     if rank == 0:
         print(f"{len(train_ids):,} training tokens, vocabulary {tokenizer.vocab_size}, model "
               f"{model.num_params() / 1e6:.2f}M parameters, {world} process(es)")
-    dev = torch.device(args.device) if args.device else None
-    if dev is None and world == 1:
-        dev = device()
-    trainer = Trainer(model, train_ids, val_ids, cfg, resume=args.resume, device=dev)
+    trainer = Trainer(model, train_ids, val_ids, cfg, resume=args.resume, device=args.device or None)
     trainer.fit()
     if rank == 0:
         model.save(out)
