@@ -98,8 +98,15 @@ class BigramModel:
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         logp = self.probs.log()
+        no_next = torch.isnan(logp[:, 0]).tolist()  # rows of zero counts with smoothing 0 are 0/0
         ids = self.encode(prompt).tolist()
         for _ in range(n):
+            if no_next[ids[-1]]:
+                raise ValueError(
+                    f"character {self.vocab[ids[-1]]!r} is never followed by another character in the "
+                    "training text and smoothing is 0, so the model has no next-character "
+                    "distribution after it; fit with smoothing > 0"
+                )
             row = logp[ids[-1]]
             if temperature == 0:
                 nxt = int(row.argmax())

@@ -73,3 +73,7 @@ def test_bad_input():
         m.sample("a", 3, temperature=-1)
     with pytest.raises(ValueError, match="prompt"):
         m.sample("", 3)
+    last_only = BigramModel.fit("abcab.", smoothing=0)  # "." is never followed by anything
+    for temperature in (1.0, 0):
+        with pytest.raises(ValueError, match=r"'\.' is never followed .* smoothing > 0"):
+            last_only.sample("ab.", 10, temperature=temperature)
