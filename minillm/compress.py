@@ -152,6 +152,14 @@ def _step_counts(model, ctx: torch.Tensor, block: int) -> np.ndarray:
     return quantize(probs.cpu().numpy())
 
 
+def _id_list(ids, what: str) -> list[int]:
+    """Token ids (a list, a numpy array or a 1-D tensor) as a non-empty list of ints."""
+    ids = [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
+    if not ids:
+        raise ValueError(f"nothing to {what}: ids is empty")
+    return ids
+
+
 def _grid(ids: list[int], rows: int, start_token: int) -> tuple[torch.Tensor, list[int]]:
     """Lay ``ids`` out as ``rows`` consecutive pieces after a column of ``start_token``.
 
@@ -179,10 +187,8 @@ def compress(model, ids, start_token: int, rows: int = 16) -> bytes:
     starts from ``start_token`` as its only context). The result starts with an 8-byte header
     (token count, rows, start token) so :func:`decompress` needs only the model.
     """
-    ids = [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
+    ids = _id_list(ids, "compress")
     n = len(ids)
-    if n == 0:
-        raise ValueError("nothing to compress: ids is empty")
     vocab = getattr(getattr(model, "config", None), "vocab_size", None)
     if vocab is not None and (min(ids) < 0 or max(ids) >= vocab or not 0 <= start_token < vocab):
         raise ValueError(f"token ids (and start_token) must lie in 0..{vocab - 1} for this model")
@@ -224,7 +230,7 @@ def decompress(model, data: bytes) -> list[int]:
 def ideal_bits(model, ids, start_token: int, rows: int = 16) -> float:
     """The information content ``sum(-log2 p)`` of ``ids`` under the model, with the same rows
     and contexts as :func:`compress`: the size an ideal coder would reach, in bits."""
-    ids = [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
+    ids = _id_list(ids, "score")
     grid, lengths = _grid(ids, rows, start_token)
     model.eval()
     block = _block_size(model)
