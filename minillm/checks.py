@@ -24,9 +24,11 @@ def check_close(actual, expected, what: str, rtol: float = 1e-5, atol: float = 1
     e = np.asarray(expected.detach().cpu() if hasattr(expected, "detach") else expected, dtype=float)
     if a.shape != e.shape:
         raise AssertionError(f"{what} has shape {a.shape}, expected {e.shape}")
-    if not np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=False):
-        diff = np.abs(a - e)
-        idx = np.unravel_index(int(np.nanargmax(diff)), diff.shape) if diff.ndim else ()
+    off = ~np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=False)
+    if off.any():
+        # Report the worst value that is off; a NaN counts as worse than any number.
+        diff = np.where(off, np.nan_to_num(np.abs(a - e), nan=np.inf), -1.0)
+        idx = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
         raise AssertionError(
             f"{what} is off: at index {tuple(int(i) for i in idx)} you have {a[idx]:.6g}, "
             f"expected {e[idx]:.6g} (tolerance {atol} + {rtol} x |expected|)"
