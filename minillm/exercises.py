@@ -74,22 +74,23 @@ def make_exercises(nb: dict, source: str = "<notebook>", number: int | str | Non
     """Return a copy of the solutions notebook ``nb`` with every solution region stripped."""
     nb = copy.deepcopy(nb)
     label = None
+    auto = False  # True while the label was numbered by counting cells, not by a heading
     counter = 0
     for i, cell in enumerate(nb.get("cells", [])):
         text = _source(cell)
         where = f"{source}, cell {i}"
         if cell.get("cell_type") == "markdown":
             for m in HEADING.finditer(text):
-                label = f"{m['n']}.{m['m']}"
+                label, auto = f"{m['n']}.{m['m']}", False
                 if number is not None and m["n"] != str(number):
                     raise ExerciseError(
                         f"{where}: heading says Exercise {label}, but this is chapter {number}; renumber it"
                     )
             new, _ = strip_regions(text, lambda indent: indent + MARKDOWN_PROMPT, where)
         elif cell.get("cell_type") == "code":
-            if label is None and any(BEGIN.match(x) for x in text.split("\n")):
-                counter += 1  # a region before any "Exercise N.M" heading: number it in order
-                label = f"{number if number is not None else '?'}.{counter}"
+            if (label is None or auto) and any(BEGIN.match(x) for x in text.split("\n")):
+                counter += 1  # regions with no "Exercise N.M" heading above: one number per cell
+                label, auto = f"{number if number is not None else '?'}.{counter}", True
             new, _ = strip_regions(
                 text, lambda indent, ex=label: f'{indent}raise NotImplementedError("Exercise {ex}")', where
             )

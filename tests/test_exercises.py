@@ -123,3 +123,19 @@ def test_committed_exercises_match_the_generator(solution):
         "run `make exercises` and commit"
     )
     assert "BEGIN SOLUTION" not in committed.read_text(encoding="utf-8")
+
+
+def test_cells_without_headings_are_numbered_one_per_cell():
+    src = nb(
+        code("### BEGIN SOLUTION\na = 1\n### END SOLUTION"),
+        code("### BEGIN SOLUTION\nb = 2\n### END SOLUTION"),
+        md("### Exercise 4.7: headed"),
+        code("### BEGIN SOLUTION\nc = 3\n### END SOLUTION"),
+    )
+    s = sources(make_exercises(src, number=4))
+    assert s[1:] == [
+        'raise NotImplementedError("Exercise 4.1")',
+        'raise NotImplementedError("Exercise 4.2")',
+        "### Exercise 4.7: headed",
+        'raise NotImplementedError("Exercise 4.7")',
+    ]
