@@ -29,6 +29,12 @@ def device(prefer: str | None = None) -> torch.device:
                 f"device {choice!r} was asked for, but torch sees no CUDA GPU; "
                 "use device('cpu') or unset MINILLM_DEVICE"
             )
+        mps = getattr(torch.backends, "mps", None)
+        if dev.type == "mps" and not (mps is not None and mps.is_available()):
+            raise ValueError(
+                f"device {choice!r} was asked for, but torch sees no Apple GPU (MPS); "
+                "use device('cpu') or unset MINILLM_DEVICE"
+            )
         return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -63,11 +69,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def cache_dir() -> Path:

@@ -45,6 +45,9 @@ def test_device_and_seed():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             device("cuda")
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="no Apple GPU"):
+            device("mps")
     seed_everything(3)
     a = torch.rand(4)
     seed_everything(3)
@@ -62,6 +65,13 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         raise RuntimeError("crash mid-write")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["f.txt"], "a temporary file was left behind"
+    mask = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "g.bin") as f:
+            f.write(b"x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "g.bin").stat().st_mode & 0o777 == 0o644, "atomic files should follow the umask, not stay 0600"
 
 
 def test_cache_dir_honours_env(tmp_path, monkeypatch):
