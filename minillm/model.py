@@ -589,6 +589,9 @@ class GPT(nn.Module):
         hf = _read_json(config_path)
         if hf.get("model_type", "gpt2") != "gpt2":
             raise ValueError(f"{config_path}: model_type is {hf.get('model_type')!r}, expected 'gpt2'")
+        missing = [k for k in ("vocab_size", "n_positions", "n_layer", "n_head", "n_embd") if k not in hf]
+        if missing:
+            raise ValueError(f"{config_path} lacks {missing}; it is not a complete GPT-2 config.json")
         unsupported = {
             "activation_function": hf.get("activation_function", "gelu_new")
             not in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"),

@@ -663,6 +663,8 @@ class BPETokenizer(Tokenizer):
         if data.get("normalizer") is not None:
             raise ValueError(f"{where}: has a normalizer ({data['normalizer'].get('type')}); minillm supports tokenizers without one")
         pattern = _pattern_from_pre_tokenizer(data.get("pre_tokenizer"), where)
+        if not isinstance(model.get("vocab"), dict):
+            raise ValueError(f"{where}: model.vocab is missing or not a mapping of token to id; is it a tokenizer.json?")
         vocab: dict[str, int] = model["vocab"]
         added = data.get("added_tokens") or []
         special = {}

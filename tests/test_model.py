@@ -388,6 +388,9 @@ def test_from_hf_gpt2_errors(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(ValueError, match="gpt2"):
         GPT.from_hf_gpt2(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2", "n_layer": 2}))
+    with pytest.raises(ValueError, match=r"lacks \['vocab_size', 'n_positions', 'n_head', 'n_embd'\]"):
+        GPT.from_hf_gpt2(tmp_path)
 
 
 # --- bad input -------------------------------------------------------------------------------

@@ -432,6 +432,10 @@ def test_load_bad_files(tmp_path, bpe):
     with pytest.raises(ValueError, match="normalizer"):
         BPETokenizer.from_dict(data)
     data = bpe.to_dict()
+    del data["model"]["vocab"]
+    with pytest.raises(ValueError, match="model.vocab is missing"):
+        BPETokenizer.from_dict(data)
+    data = bpe.to_dict()
     del data["model"]["vocab"]["Ġ"]
     with pytest.raises(ValueError, match="no token has id"):
         BPETokenizer.from_dict(data)
