@@ -57,4 +57,4 @@ bench-notebooks: $(STAMP)  ## report each notebook's wall time and peak memory a
 	$(PY) benchmarks/notebooks.py
 
 clean:  ## remove build outputs (keeps .venv)
-	rm -rf _build .pytest_cache .jupyter_cache
+	rm -rf _build .pytest_cache

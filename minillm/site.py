@@ -53,6 +53,7 @@ def write_sources(book: Book, src: Path, execute: str, cache: Path) -> None:
 
     fig = course_map(book)
     fig.savefig(src / "course-map.png", bbox_inches="tight")
+    matplotlib.pyplot.close(fig)
 
     toc = "\n".join(Path(c.chapter).with_suffix("").as_posix() for c in book.ready())
     objectives = "\n".join(
