@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## create .venv (if missing) and install the course, tests and book tools
 
 lab: $(STAMP)  ## set up, then open the course in JupyterLab at chapter 0
-	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ARGS) $$($(PY) -c "from minillm.book import load_book; print(load_book().ready()[0].chapter)")
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ARGS) $$($(PY) -c "from minillm.course.book import load_book; print(load_book().ready()[0].chapter)")
 
 # MINILLM_OFFLINE=1: tests never download (online, chapter 3 would otherwise fetch GPT-2, over 500 MB).
 test: $(STAMP)  ## set up, then run every test: package, manifest, exercises, notebooks, book
@@ -47,7 +47,7 @@ exercises: $(STAMP)  ## regenerate exercises/ from solutions/ and the README's c
 	$(PY) -m minillm readme
 
 book: $(STAMP)  ## build the HTML book into _build/html (notebooks executed, with a cache)
-	$(PY) -m minillm.site --execute cache
+	$(PY) -m minillm.course.site --execute cache
 	@echo "open _build/html/index.html"
 
 bench: $(STAMP) bench-notebooks  ## run every benchmark in benchmarks/

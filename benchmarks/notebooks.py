@@ -39,7 +39,7 @@ def run(path: Path) -> dict:
 
 
 def main(argv=None) -> int:
-    from minillm.book import load_book
+    from minillm.course.book import load_book
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="", help="only notebooks whose file name starts with this")

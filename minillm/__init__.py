@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 # name -> module that defines it; resolved on first access (PEP 562).
 _LAZY = {
     "BigramModel": "minillm.bigram",
-    "load_book": "minillm.book",
+    "load_book": "minillm.course.book",
     # data and world (chapter A)
     "World": "minillm.world",
     "corpus": "minillm.data",
@@ -27,7 +27,7 @@ _LAZY = {
     "GPT": "minillm.model",
     "GPTConfig": "minillm.model",
     # training (chapter 4)
-    "pretrained": "minillm.train",
+    "pretrained": "minillm.zoo",
 }
 
 __all__ = ["__version__", "atomic_write", "cache_dir", "device", "seed_everything", *_LAZY]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -97,23 +99,116 @@ def _add_generate(sub) -> None:
 
 
 def _pretrain(args: argparse.Namespace) -> int:
-    from .train import run_pretrain
-
     run_pretrain(args)
     return 0
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _run_text(spec: dict):
+    """Train and validation text for a run's corpus setting (TinyWorld, a named corpus, a file)."""
+    from .data import corpus, load_corpus
 
+    name = spec["name"]
+    if name == "tinyworld":
+        c = corpus("tinyworld", size=spec.get("size", "small"), seed=spec.get("seed", 0))
+        return c.train, c.val
+    if name in ("pydoc", "tinyshakespeare"):
+        c = load_corpus(name)
+        return c.train, c.val
+    path = Path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"--corpus {name!r} is neither tinyworld, pydoc, tinyshakespeare "
+                                "nor an existing text file")
+    text = path.read_text(encoding="utf-8")
+    cut = int(0.9 * len(text))
+    return text[:cut], text[cut:]
+
+
+def run_pretrain(args) -> Path:
+    """What ``minillm pretrain`` does with its parsed arguments; returns the output folder."""
+
+    import torch.distributed as dist
+
+    from .data import encode
+    from .model import GPT, GPTConfig
+    from .tokenizer import BPETokenizer
+    from .train import CHECKPOINT, TrainConfig, Trainer, setup_distributed
+    from .utils import atomic_write, seed_everything
+    from .zoo import MODELS, recipe_config
+
+    out = Path(args.out)
+    rank, world, _ = setup_distributed()
+    run_file = out / "run.json"
+    if args.resume:
+        if not run_file.exists():
+            raise FileNotFoundError(f"{run_file} not found; --resume continues a run that "
+                                    f"`minillm pretrain --out {out}` started")
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+    else:
+        if (out / CHECKPOINT).exists():
+            raise ValueError(f"{out} already holds a run (checkpoint.pt); add --resume to continue "
+                             "it, or choose another --out")
+        recipe = MODELS["tinyworld"].recipe
+        cfg = recipe_config(recipe)
+        train_cfg = cfg.to_dict()
+        if args.minutes is not None:  # a time budget: the steps follow from the speed
+            train_cfg.update(minutes=args.minutes, steps=args.steps)
+        elif args.steps is not None:
+            train_cfg["steps"] = args.steps
+        if args.steps is not None:  # keep warmup a small part of a short run
+            train_cfg["warmup_steps"] = min(train_cfg["warmup_steps"], max(1, args.steps // 10))
+        if args.batch_size is not None:
+            train_cfg["batch_size"] = args.batch_size
+        if args.lr is not None:
+            train_cfg.update(lr=args.lr, min_lr=args.lr / 10)
+        train_cfg.update(seed=args.seed, checkpoint_every=args.checkpoint_every,
+                         compile=args.compile, out_dir=str(out))
+        model_spec = ({"preset": args.preset} if args.preset else dict(recipe["model"]))
+        run = {"corpus": {"name": args.corpus, "size": args.size, "seed": args.seed},
+               "vocab_size": args.vocab_size or recipe["tokenizer"]["vocab_size"],
+               "tokenizer_chars": recipe["tokenizer"]["train_chars"],
+               "model": model_spec, "train": train_cfg}
+    seed_everything(run["train"]["seed"])
+    train_text, val_text = _run_text(run["corpus"])
+    tok_file = out / "tokenizer.json"
+    if args.resume and tok_file.exists():
+        tokenizer = BPETokenizer.load(tok_file)
+    else:
+        tokenizer = BPETokenizer().train(train_text[: run["tokenizer_chars"]], run["vocab_size"])
+    spec = dict(run["model"])
+    config = GPTConfig.preset(spec.pop("preset"), vocab_size=tokenizer.vocab_size, **spec)
+    model = GPT(config)
+    train_cfg = dict(run["train"], out_dir=str(out), progress=not args.quiet)
+    cfg = TrainConfig(**train_cfg)
+    if rank == 0 and not args.resume:
+        out.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(tok_file)
+        with atomic_write(run_file, "w") as f:
+            json.dump(run, f, indent=2)
+    train_ids, val_ids = encode(train_text, tokenizer), encode(val_text, tokenizer)
+    if rank == 0:
+        print(f"{len(train_ids):,} training tokens, vocabulary {tokenizer.vocab_size}, model "
+              f"{model.num_params() / 1e6:.2f}M parameters, {world} process(es)")
+    trainer = Trainer(model, train_ids, val_ids, cfg, resume=args.resume, device=args.device or None)
+    trainer.fit()
+    if rank == 0:
+        model.save(out)
+        last = trainer.history.evals[-1] if trainer.history.evals else {}
+        print(f"done: {trainer.step} steps, validation loss {last.get('val_loss', float('nan')):.3f}; "
+              f"saved to {out}. Try: minillm generate {out}")
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    return out
+
+
+def _generate(args: argparse.Namespace) -> int:
     import torch
 
-    from .train import PRETRAINED_RECIPES, load_run, pretrained
+    from .zoo import MODELS, load_model_dir, pretrained
 
-    if not Path(args.model).exists() and args.model in PRETRAINED_RECIPES:
+    if not Path(args.model).exists() and args.model in MODELS:
         model, tokenizer = pretrained(args.model)
     else:
-        model, tokenizer = load_run(args.model)
+        model, tokenizer = load_model_dir(args.model)
     ids = tokenizer.encode(args.prompt) if args.prompt else []
     if not ids:
         raise ValueError("the prompt is empty; give --prompt some text to continue")
@@ -129,7 +224,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _check_book(args: argparse.Namespace) -> int:
-    from .book import load_book
+    from .course.book import load_book
 
     book = load_book(args.manifest, check_files=True)
     planned = len(book.chapters) - len(book.ready())
@@ -141,9 +236,12 @@ def _check_book(args: argparse.Namespace) -> int:
 
 
 def _exercises(args: argparse.Namespace) -> int:
-    from .exercises import generate_all
+    from .course.book import exercise_numbers, load_book
+    from .course.exercises import generate_all
 
-    stale = generate_all(args.solutions, args.exercises, check=args.check)
+    manifest = Path(args.solutions).parent / "book.yml"
+    numbers = exercise_numbers(load_book(manifest)) if manifest.is_file() else None
+    stale = generate_all(args.solutions, args.exercises, check=args.check, numbers=numbers)
     if args.check and stale:
         print("out of date (run `make exercises`):", *stale, sep="\n  ")
         return 1
@@ -153,7 +251,7 @@ def _exercises(args: argparse.Namespace) -> int:
 
 
 def _readme(args: argparse.Namespace) -> int:
-    from .book import find_root, load_book, sync_readme
+    from .course.book import find_root, load_book, sync_readme
 
     root = find_root()
     changed = sync_readme(load_book(root / "book.yml"), root / "README.md", check=args.check)

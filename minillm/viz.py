@@ -28,7 +28,7 @@ def _label(ax, title: str, xlabel: str, ylabel: str) -> None:
 def course_map(book):
     """The life of an LLM as a left-to-right flow of stages, each box naming its chapters.
 
-    ``book`` is a :class:`minillm.book.Book`; stages with a written chapter are drawn solid and
+    ``book`` is a :class:`minillm.course.book.Book`; stages with a written chapter are drawn solid and
     blue, planned ones dashed and grey. Used by chapter 0 and by the book's start page.
     """
     import textwrap

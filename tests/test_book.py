@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from minillm.book import BookError, load_book, parse_book
 from minillm.cli import main as cli_main
+from minillm.course.book import BookError, load_book, parse_book
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -145,7 +145,7 @@ def test_invalid_yaml_and_missing_file(tmp_path):
 
 
 def test_readme_course_map_is_generated_from_book_yml(tmp_path):
-    from minillm.book import sync_readme
+    from minillm.course.book import sync_readme
 
     book = load_book(ROOT / "book.yml")
     assert not sync_readme(book, ROOT / "README.md", check=True), (

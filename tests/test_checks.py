@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from minillm.checks import check_close, check_finite, check_probabilities
+from minillm.course.checks import check_close, check_finite, check_probabilities
 
 
 def test_check_close_passes_within_tolerance_for_lists_arrays_and_tensors():

@@ -8,7 +8,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from minillm.exercises import ExerciseError, exercise_notebook_text, generate_all, make_exercises
+from minillm.course.exercises import (
+    ExerciseError,
+    exercise_notebook_text,
+    generate_all,
+    make_exercises,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,7 +117,7 @@ def test_generate_all_writes_then_reports_in_sync(tmp_path):
 
 @pytest.mark.parametrize("solution", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.name)
 def test_committed_exercises_match_the_generator(solution):
-    from minillm.book import load_book
+    from minillm.course.book import load_book
 
     chapter = load_book(ROOT / "book.yml").by_notebook(solution)
     committed = ROOT / "exercises" / solution.name

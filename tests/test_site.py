@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from minillm.book import load_book
-from minillm.site import build
+from minillm.course.book import load_book
+from minillm.course.site import build
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = load_book(ROOT / "book.yml")

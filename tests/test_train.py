@@ -7,6 +7,7 @@ the crash test kills a real training process with SIGKILL and resumes from its c
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import os
 import signal
@@ -292,7 +293,6 @@ def test_nan_without_checkpoint_says_so():
 # -- the cached pretrained model ------------------------------------------------------------
 
 TEST_RECIPE = {
-    "version": 1,
     "corpus": {"name": "tinyworld", "size": 20_000, "seed": 0},
     "tokenizer": {"vocab_size": 300, "train_chars": 10_000},
     "model": {"preset": "tiny", "block_size": 32, "n_layer": 1, "n_head": 2, "n_embd": 32},
@@ -301,21 +301,24 @@ TEST_RECIPE = {
 
 _BUILD_SCRIPT = """
 import json, sys
-import minillm.train as t
-t.PRETRAINED_RECIPES["unit-test"] = json.loads(sys.argv[1])
-model, tok = t.pretrained("unit-test", progress=True)
+import minillm.zoo as z
+z.MODELS["unit-test"] = z.Entry(version=1, recipe=json.loads(sys.argv[1]))
+model, tok = z.pretrained("unit-test", progress=True)
 print("WEIGHTSUM", float(sum(p.double().sum() for p in model.parameters())))
 """
 
 
 def test_pretrained_builds_once_and_loads_after(tmp_path, monkeypatch):
     import minillm.train as t
+    import minillm.zoo as z
     from minillm.model import GPT
 
     monkeypatch.setenv("MINILLM_CACHE", str(tmp_path))
-    monkeypatch.setitem(t.PRETRAINED_RECIPES, "unit-test", TEST_RECIPE)
-    model, tok = t.pretrained("unit-test", progress=False)
-    folder = t.pretrained_dir("unit-test")
+    monkeypatch.setitem(z.MODELS, "unit-test", z.Entry(version=1, recipe=TEST_RECIPE))
+    # a half-built folder from a killed build is removed by the next build
+    (tmp_path / "pretrained" / ".unit-test-v1.abc123").mkdir(parents=True)
+    model, tok = z.pretrained("unit-test", progress=False)
+    folder = z.model_dir("unit-test")
     assert folder == tmp_path / "pretrained" / "unit-test-v1"
     assert sorted(p.name for p in folder.iterdir()) == [
         "config.json", "model.safetensors", "recipe.json", "tokenizer.json"]
@@ -326,12 +329,47 @@ def test_pretrained_builds_once_and_loads_after(tmp_path, monkeypatch):
         raise AssertionError("pretrained() trained again instead of loading the cache")
 
     monkeypatch.setattr(t.Trainer, "fit", no_training)
-    again, tok2 = t.pretrained("unit-test")
+    again, tok2 = z.pretrained("unit-test")
     for a, b in zip(model.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
     assert tok2.encode("Once upon a time") == tok.encode("Once upon a time")
-    with pytest.raises(ValueError, match="no pretrained recipe 'nope'"):
-        t.pretrained("nope")
+    with pytest.raises(ValueError, match="no course model called 'nope'"):
+        z.pretrained("nope")
+
+
+def test_a_model_built_on_a_base_builds_the_base_first(tmp_path, monkeypatch):
+    import minillm.zoo as z
+
+    calls = []
+
+    def fake_build(entry, folder, base_folder, progress):
+        calls.append((entry.recipe["tag"], base_folder))
+        model, tok = z.load_model_dir(base_folder)
+        model.save(folder)
+        tok.save(folder / "tokenizer.json")
+        return {"note": "copied"}
+
+    monkeypatch.setenv("MINILLM_CACHE", str(tmp_path))
+    monkeypatch.setitem(z.MODELS, "unit-base", z.Entry(version=1, recipe=TEST_RECIPE))
+    monkeypatch.setitem(z.MODELS, "unit-derived", z.Entry(
+        version=3, recipe={"tag": "d"}, base="unit-base", build=f"{__name__}:_FAKE_BUILD"))
+    monkeypatch.setitem(globals(), "_FAKE_BUILD", fake_build)
+    model, _ = z.pretrained("unit-derived", progress=False)
+    assert calls == [("d", z.model_dir("unit-base"))]
+    assert z.is_built("unit-base") and z.model_dir("unit-derived").name == "unit-derived-v3"
+    info = json.loads((z.model_dir("unit-derived") / "recipe.json").read_text())
+    assert info["base"] == "unit-base" and info["note"] == "copied"
+    z.pretrained("unit-derived", progress=False)
+    assert len(calls) == 1, "a built model was built again"
+
+
+def test_load_model_dir_says_what_is_missing(tmp_path):
+    import minillm.zoo as z
+
+    with pytest.raises(FileNotFoundError, match="not found"):
+        z.load_model_dir(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="tokenizer.json"):
+        z.load_model_dir(tmp_path)
 
 
 def test_pretrained_two_processes_at_once_build_it_once(tmp_path):
@@ -390,7 +428,7 @@ def test_cli_pretrain_resume_and_generate(tmp_path, capsys):
                  "--temperature", "0"]) == 0
     assert capsys.readouterr().out.startswith("Once upon")
     assert main(["generate", str(tmp_path / "missing")]) == 2
-    assert "tokenizer.json" in capsys.readouterr().err
+    assert "not found" in capsys.readouterr().err
 
 
 # -- options: live plot, compile; the core stays headless -----------------------------------

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from .exercises import exercise_notebook_text
+
 REQUIRED = {
     "id": str,
     "number": (int, str),
@@ -172,8 +174,6 @@ def parse_book(data, root: str | Path = ".", source: str = "book.yml") -> Book:
 
 def validate_files(book: Book, source: str = "book.yml", check_sync: bool = True) -> None:
     """Check that every path exists, every module imports and the exercises are in sync."""
-    from .exercises import exercise_notebook_text
-
     for c in book.ready():
         for key in ("chapter", "exercises", "solutions"):
             path = book.root / getattr(c, key)
@@ -265,3 +265,8 @@ def find_root(start: str | Path | None = None) -> Path:
         if (p / "book.yml").is_file():
             return p
     raise FileNotFoundError(f"no book.yml in {here} or above; run from inside the minillm repository")
+
+
+def exercise_numbers(book: Book) -> dict[str, int | str]:
+    """Solutions file name -> chapter number, for :func:`minillm.course.exercises.generate_all`."""
+    return {Path(c.solutions).name: c.number for c in book.ready()}

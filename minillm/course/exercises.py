@@ -130,16 +130,16 @@ def exercise_notebook_text(solutions_path: str | Path, number: int | str | None 
     return dumps(make_exercises(nb, source=rel, number=number))
 
 
-def generate_all(solutions: str | Path = "solutions", exercises: str | Path = "exercises", check: bool = False) -> list[str]:
-    """Regenerate every exercise notebook. Returns the paths written (or, with ``check``, stale)."""
-    solutions, exercises = Path(solutions), Path(exercises)
-    numbers = {}
-    manifest = solutions.parent / "book.yml"
-    if manifest.is_file():
-        from .book import load_book
+def generate_all(solutions: str | Path = "solutions", exercises: str | Path = "exercises", check: bool = False,
+                 numbers: dict[str, int | str] | None = None) -> list[str]:
+    """Regenerate every exercise notebook. Returns the paths written (or, with ``check``, stale).
 
-        for c in load_book(manifest).ready():
-            numbers[Path(c.solutions).name] = c.number
+    ``numbers`` maps a solutions file name to its chapter number (``book.yml`` knows them:
+    :func:`minillm.course.book.exercise_numbers`); without it the number is read from the file
+    name's prefix.
+    """
+    solutions, exercises = Path(solutions), Path(exercises)
+    numbers = numbers or {}
     changed = []
     for src in sorted(solutions.glob("*.ipynb")):
         text = exercise_notebook_text(src, number=numbers.get(src.name))

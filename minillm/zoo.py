@@ -1,0 +1,242 @@
+"""The course's named models: each one's recipe, where it is cached, how it is built, how it loads.
+
+Chapters 5-12 stand on models that take minutes to train, so each is trained once and cached:
+``model, tokenizer = minillm.pretrained("tinyworld")``. This module is their one home:
+
+- :data:`MODELS` maps a name to an :class:`Entry`: a version (bump it when the recipe changes,
+  so an old cache is never mistaken for the new model), the recipe (a plain dict, shown in the
+  chapters), the model it starts from (``base``), and the function that builds it.
+- :func:`pretrained` builds a missing model (its ``base`` first) under a file lock, so two
+  notebooks opened at once wait for one build instead of racing, into a temporary folder that
+  appears under its final name in one atomic rename. Half-built folders left by an interrupted
+  build are removed by the next build. Later calls only load.
+- :func:`load_model_dir` loads any model folder (``model.safetensors``, ``config.json``,
+  ``tokenizer.json``), cached or written by ``minillm pretrain``.
+
+A builder is named as ``"module:function"`` so that importing this module imports no trainer;
+it is called as ``build(entry, folder, base_folder, progress)`` and writes the model's files
+into ``folder`` (``base_folder`` is ``None`` for a model trained from scratch); it may return a
+dict of figures (losses, accuracies) that go into ``recipe.json`` beside the weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .utils import cache_dir
+
+INFO_FILE = "recipe.json"
+
+
+class Pretrained(NamedTuple):
+    """A model and its tokenizer: ``model, tokenizer = minillm.pretrained(...)``."""
+
+    model: Any
+    tokenizer: Any
+
+
+@dataclass
+class Entry:
+    """One named model of the course.
+
+    - ``version``: part of the cache folder's name; bump it whenever ``recipe`` changes.
+    - ``recipe``: everything that fixes the model (data, tokenizer, architecture, training).
+    - ``build``: ``"module:function"`` that trains it (see the module docstring).
+    - ``base``: the name of the model it starts from, or ``None``.
+    - ``minutes``: about how long a build takes on a laptop CPU (shown before building).
+    - ``description``: one line for listings.
+    """
+
+    version: int
+    recipe: dict = field(default_factory=dict)
+    build: str = "minillm.zoo:build_pretraining"
+    base: str | None = None
+    minutes: float = 1.0
+    description: str = ""
+
+
+MODELS: dict[str, Entry] = {
+    # chapter 4's recipe: a 0.8M-parameter GPT on 1 MB of TinyWorld text, about a minute on a CPU
+    "tinyworld": Entry(
+        version=1,
+        recipe={
+            "corpus": {"name": "tinyworld", "size": "small", "seed": 0},
+            "tokenizer": {"vocab_size": 1024, "train_chars": 400_000},
+            "model": {"preset": "tiny", "block_size": 128, "n_layer": 4, "n_head": 4,
+                      "n_embd": 128, "pos": "rope"},
+            "train": {"preset": "tinyworld"},
+        },
+        minutes=1.0,
+        description="chapter 4's TinyWorld GPT, pretrained from scratch",
+    ),
+}
+
+
+def entry(name: str) -> Entry:
+    """The :class:`Entry` called ``name``, or a ``ValueError`` listing the names there are."""
+    if name not in MODELS:
+        raise ValueError(f"no course model called {name!r}; choose one of {sorted(MODELS)}")
+    return MODELS[name]
+
+
+def model_dir(name: str = "tinyworld") -> Path:
+    """Where :func:`pretrained` keeps the model ``name``: ``cache_dir()/pretrained/NAME-vN``."""
+    return cache_dir() / "pretrained" / f"{name}-v{entry(name).version}"
+
+
+def is_built(name: str) -> bool:
+    """True when the model ``name`` is in the cache (loading it will not train)."""
+    return (model_dir(name) / "model.safetensors").is_file()
+
+
+def pretrained(name: str = "tinyworld", *, device=None, progress: bool = True) -> Pretrained:
+    """A course model, trained once and cached: ``model, tokenizer = pretrained("tinyworld")``.
+
+    The first call runs the entry's recipe (its ``base`` model first, if that is not built
+    yet), with a progress bar, and stores ``model.safetensors``, ``config.json``,
+    ``tokenizer.json`` and ``recipe.json`` in :func:`model_dir`. Later calls only load. Delete
+    the folder to rebuild. The model comes back in eval mode.
+    """
+    e = entry(name)
+    if e.base is not None:
+        pretrained(e.base, progress=progress)  # make sure the base is built (loading is cheap)
+    folder = model_dir(name)
+    if not is_built(name):
+        with _file_lock(folder.parent / f".{folder.name}.lock"):
+            if not is_built(name):  # nobody built it while we waited
+                _build(name, e, folder, progress)
+    return load_model_dir(folder, device=device)
+
+
+def load_model_dir(folder, device=None) -> Pretrained:
+    """Load a model folder (``model.safetensors``, ``config.json``, ``tokenizer.json``).
+
+    Works for the cached course models and for the ``--out`` folder of ``minillm pretrain``.
+    The model comes back in eval mode.
+    """
+    from .model import GPT
+    from .tokenizer import BPETokenizer
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {folder} not found; give the --out folder of a "
+                                "finished `minillm pretrain` run, or a course model's name")
+    if not (folder / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"{folder / 'tokenizer.json'} not found; give the --out folder of "
+                                "a finished `minillm pretrain` run")
+    model = GPT.load(folder, device=device).eval()
+    return Pretrained(model, BPETokenizer.load(folder / "tokenizer.json"))
+
+
+def _build(name: str, e: Entry, folder: Path, progress: bool) -> None:
+    base_folder = model_dir(e.base) if e.base is not None else None
+    if progress:
+        print(f"minillm: training the {name!r} model once (about {e.minutes:g} min on a laptop "
+              f"CPU); it will be cached in {folder}")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # an interrupted build (killed process) leaves .NAME-vN.* folders; we hold the lock, so any
+    # such folder is dead
+    for stale in folder.parent.glob(f".{folder.name}.*"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+    start = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        module, func = e.build.split(":")
+        figures = getattr(importlib.import_module(module), func)(e, tmp, base_folder, progress) or {}
+        info = {"name": name, "version": e.version, "base": e.base, "recipe": e.recipe,
+                "seconds": round(time.perf_counter() - start, 1), **figures}
+        (tmp / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created if needed) across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as f:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+# --- pretraining from scratch (chapter 4's recipe and its variants) ----------------------------
+
+
+def recipe_data(recipe: dict):
+    """The corpus, a BPE tokenizer trained on it, and the encoded train and validation tokens."""
+    from .data import corpus, encode
+    from .tokenizer import BPETokenizer
+
+    c = recipe["corpus"]
+    text = corpus(c["name"], size=c["size"], seed=c["seed"], **c.get("options", {}))
+    t = recipe["tokenizer"]
+    tokenizer = BPETokenizer().train(text.train[: t["train_chars"]], t["vocab_size"])
+    return text, tokenizer, encode(text.train, tokenizer), encode(text.val, tokenizer)
+
+
+def recipe_model(recipe: dict, vocab_size: int):
+    """The untrained GPT the recipe describes, for a tokenizer of ``vocab_size`` tokens."""
+    from .model import GPT, GPTConfig
+
+    m = dict(recipe["model"])
+    return GPT(GPTConfig.preset(m.pop("preset"), vocab_size=vocab_size, **m))
+
+
+def recipe_config(recipe: dict, **overrides):
+    """The recipe's :class:`minillm.train.TrainConfig`, with fields overridden by keyword."""
+    from .train import TrainConfig
+
+    t = dict(recipe["train"])
+    return TrainConfig.preset(t.pop("preset"), **{**t, **overrides})
+
+
+def build_pretraining(e: Entry, folder: Path, base_folder, progress: bool) -> dict:
+    """Builder for models pretrained from scratch: corpus -> tokenizer -> GPT -> Trainer."""
+    from .train import Trainer
+    from .utils import device, seed_everything
+
+    recipe = e.recipe
+    seed_everything(0)
+    text, tokenizer, train_ids, val_ids = recipe_data(recipe)
+    model = recipe_model(recipe, tokenizer.vocab_size)
+    cfg = recipe_config(recipe, progress=progress, eval_every=0)
+    trainer = Trainer(model, train_ids, val_ids, cfg, device=device())
+    trainer.fit()
+    losses = trainer.evaluate()
+    model.cpu().save(folder)
+    tokenizer.save(folder / "tokenizer.json")
+    return {"train_config": cfg.to_dict(), "steps": trainer.step,
+            "train_loss": losses.get("train"), "val_loss": losses.get("val"),
+            "corpus_stats": text.stats()}
