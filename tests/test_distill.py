@@ -17,9 +17,9 @@ def test_distillation_loss_hand_values():
     # T=1: p_t = [0.75, 0.25], p_s = [0.5, 0.5]; KL = 0.75 ln 1.5 + 0.25 ln 0.5 = 0.1308120
     # CE = ln 2 = 0.6931472; alpha = 0.5 -> 0.4119796
     assert distillation_loss(s, t, y, T=1.0, alpha=0.5).item() == pytest.approx(0.4119796, abs=1e-6)
-    # T=2: p_t = [0.6339746, 0.3660254]; KL = 0.6339746 ln 1.2679492 + 0.3660254 ln 0.7320508
-    #      = 0.0363574; times T^2 = 4 -> 0.1454296; alpha = 1 drops the CE
-    assert distillation_loss(s, t, y, T=2.0, alpha=1.0).item() == pytest.approx(0.1454296, abs=1e-6)
+    # T=2: p_t = [0.6339746, 0.3660254] (sqrt(3)/(sqrt(3)+1)); KL = 0.6339746 * 0.2374008
+    #      - 0.3660254 * 0.3119054 = 0.0363408; times T^2 = 4 -> 0.1453632; alpha = 1: no CE
+    assert distillation_loss(s, t, y, T=2.0, alpha=1.0).item() == pytest.approx(0.1453632, abs=1e-6)
     # alpha = 0: plain cross-entropy, equal to torch's with ignore_index
     assert distillation_loss(s, t, y, alpha=0.0).item() == pytest.approx(F.cross_entropy(s, y).item())
 
