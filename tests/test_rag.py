@@ -128,3 +128,13 @@ def test_rag_bad_input():
         assemble_prompt("q", [], WordTokenizer(), 5, template="{question}")
     with pytest.raises(TypeError, match="tokenizer must have an encode"):
         assemble_prompt("q", [], 42, 5)
+
+
+def test_lazy_exports():
+    import minillm
+    from minillm import quantize, rlhf
+
+    assert minillm.BM25 is BM25 and minillm.DenseIndex is DenseIndex
+    assert minillm.Labeller is rlhf.Labeller and minillm.dpo_loss is rlhf.dpo_loss
+    assert minillm.RewardHead is rlhf.RewardHead
+    assert minillm.QuantLinear is quantize.QuantLinear and minillm.quantize_model is quantize.quantize_model
