@@ -286,3 +286,80 @@ def load_quantized(model: nn.Module, directory) -> nn.Module:
     if missing or unexpected:
         raise ValueError(f"{w_path} does not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model
+
+
+# --- 5. GGUF, the file format of llama.cpp ------------------------------------------------------
+
+_GGUF_BLOCK = {
+    "norm1": "attn_norm", "attn.qkv": "attn_qkv", "attn.proj": "attn_output",
+    "norm2": "ffn_norm", "mlp.fc": "ffn_up", "mlp.proj": "ffn_down",
+}
+_GGUF_TOP = {"tok_emb": "token_embd", "pos_emb": "position_embd", "norm_f": "output_norm", "head": "output"}
+
+
+def gguf_name(name: str) -> str:
+    """minillm tensor name -> llama.cpp's GPT-2 name (``blocks.3.mlp.fc.weight`` -> ``blk.3.ffn_up.weight``)."""
+    module, _, leaf = name.rpartition(".")
+    if module in _GGUF_TOP:
+        return f"{_GGUF_TOP[module]}.{leaf}"
+    parts = module.split(".")
+    if parts[0] == "blocks" and ".".join(parts[2:]) in _GGUF_BLOCK:
+        return f"blk.{parts[1]}.{_GGUF_BLOCK['.'.join(parts[2:])]}.{leaf}"
+    raise ValueError(f"tensor {name!r} has no GGUF name for a GPT-2 model")
+
+
+def export_gguf(model, path, dtype: str = "f32") -> Path:
+    """Write a float GPT with GPT-2's architecture to a GGUF file (llama.cpp's format), atomically.
+
+    GPT-2's architecture means ``norm="layernorm"``, ``pos="learned"``, ``bias=True``,
+    ``gelu="tanh"``. Weights are written in ``dtype`` ``"f32"`` or ``"f16"`` (norms and biases stay
+    f32), with the model's hyper-parameters as ``gpt2.*`` metadata. The tokenizer is not
+    included. Needs the ``gguf`` package (``pip install gguf``).
+    See https://github.com/ggml-org/ggml/blob/master/docs/gguf.md for the format.
+    """
+    try:
+        import gguf
+    except ImportError as e:
+        raise ImportError("export_gguf needs the gguf package: pip install gguf") from e
+    import os
+    import tempfile
+
+    c = getattr(model, "config", None)
+    if c is None or not hasattr(c, "n_layer"):
+        raise TypeError(f"model must be a minillm GPT, got {type(model).__name__}")
+    wrong = {k: getattr(c, k) for k, v in dict(norm="layernorm", pos="learned", bias=True, gelu="tanh").items()
+             if getattr(c, k) != v}
+    if wrong:
+        raise ValueError(f"export_gguf writes GPT-2's architecture; this model's config differs: {wrong}")
+    if dtype not in ("f32", "f16"):
+        raise ValueError(f"dtype must be 'f32' or 'f16', got {dtype!r}")
+    if any(isinstance(m, QuantLinear) for m in model.modules()):
+        raise ValueError("export_gguf writes float weights; export the model before quantize_model")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer = gguf.GGUFWriter(tmp, "gpt2")
+        writer.add_name("minillm GPT")
+        writer.add_context_length(c.block_size)
+        writer.add_embedding_length(c.n_embd)
+        writer.add_feed_forward_length(c.mlp_ratio * c.n_embd)
+        writer.add_block_count(c.n_layer)
+        writer.add_head_count(c.n_head)
+        writer.add_layer_norm_eps(c.norm_eps)
+        writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if dtype == "f16" else gguf.LlamaFileType.ALL_F32)
+        for name, t in model.state_dict().items():
+            array = t.detach().cpu().float().numpy()
+            if dtype == "f16" and array.ndim == 2:
+                array = array.astype("float16")
+            writer.add_tensor(gguf_name(name), array)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

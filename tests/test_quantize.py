@@ -163,3 +163,33 @@ def test_quantize_bad_input(tmp_path):
     m = quantize_model(nn.Sequential(nn.Linear(100, 32), nn.Linear(32, 4)), bits=4, group_size=32,
                        skip_indivisible=True)
     assert isinstance(m[0], nn.Linear) and isinstance(m[1], QuantLinear)
+
+
+def test_export_gguf_reads_back(tmp_path):
+    gguf = pytest.importorskip("gguf", reason="gguf (dev extra) is the GGUF reader")
+    import numpy as np
+
+    from minillm.quantize import export_gguf, gguf_name
+
+    model = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=32))
+    path = export_gguf(model, tmp_path / "tiny.gguf")
+    reader = gguf.GGUFReader(path)
+    field = reader.fields["gpt2.block_count"]
+    assert int(field.parts[field.data[0]][0]) == 2
+    assert bytes(reader.fields["general.architecture"].parts[-1]).decode() == "gpt2"
+    tensors = {t.name: t for t in reader.tensors}
+    state = model.state_dict()
+    assert set(tensors) == {gguf_name(n) for n in state}
+    for name, t in state.items():
+        np.testing.assert_array_equal(np.asarray(tensors[gguf_name(name)].data).reshape(t.shape), t.numpy())
+    assert "blk.1.ffn_up.weight" in tensors and "output.weight" in tensors
+    half = gguf.GGUFReader(export_gguf(model, tmp_path / "half.gguf", dtype="f16"))
+    up = next(t for t in half.tensors if t.name == "blk.0.ffn_up.weight")
+    np.testing.assert_allclose(np.asarray(up.data, dtype=np.float32).reshape(128, 32),
+                               state["blocks.0.mlp.fc.weight"].numpy(), atol=1e-3)
+    with pytest.raises(ValueError, match="config differs: {'pos': 'rope'}"):
+        export_gguf(GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=32, pos="rope")),
+                    tmp_path / "x.gguf")
+    with pytest.raises(ValueError, match="dtype must be 'f32' or 'f16', got 'q4'"):
+        export_gguf(model, tmp_path / "y.gguf", dtype="q4")
+    assert not list(tmp_path.glob(".*.tmp"))
