@@ -28,6 +28,16 @@ _LAZY = {
     "GPTConfig": "minillm.model",
     # training (chapter 4)
     "pretrained": "minillm.zoo",
+    # RLHF (chapter 7)
+    "Labeller": "minillm.rlhf",
+    "RewardHead": "minillm.rlhf",
+    "dpo_loss": "minillm.rlhf",
+    # retrieval (chapter 8)
+    "BM25": "minillm.rag",
+    "DenseIndex": "minillm.rag",
+    # quantisation (chapter 10)
+    "QuantLinear": "minillm.quantize",
+    "quantize_model": "minillm.quantize",
 }
 
 __all__ = ["__version__", "atomic_write", "cache_dir", "device", "seed_everything", *_LAZY]

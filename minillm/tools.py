@@ -1,0 +1,174 @@
+"""Tools and checks for reasoning: a safe calculator tool, majority voting, answer checking (chapter 12).
+
+A small model is bad at arithmetic but can learn to *ask* for it: it writes
+``<calc>12*(3+4)</calc>`` and the generation loop pastes the result in. Running text a model
+wrote is dangerous, so the calculator never calls ``eval``: it parses the expression with
+:mod:`ast` and walks the tree itself, accepting only numbers, ``+ - * / // % **``, unary minus
+and parentheses, within limits on length, nesting, exponents and the size of results.
+
+Papers:
+
+- Schick et al. (2023), "Toolformer: Language Models Can Teach Themselves to Use Tools".
+  https://arxiv.org/abs/2302.04761
+- Cobbe et al. (2021), "Training Verifiers to Solve Math Word Problems" (calculator
+  annotations in GSM8K). https://arxiv.org/abs/2110.14168
+- Wang et al. (2023), "Self-Consistency Improves Chain of Thought Reasoning in Language Models"
+  (majority vote over sampled answers). https://arxiv.org/abs/2203.11171
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
+
+CALC_RE = re.compile(r"<calc>(.*?)</calc>", re.DOTALL)
+_ALLOWED_CHARS = re.compile(r"[0-9+\-*/%().eE_\s]*")
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+
+
+class CalcError(ValueError):
+    """An expression the calculator refuses or cannot compute; the message says why."""
+
+
+def evaluate_arithmetic(expr: str, max_length: int = 200, max_depth: int = 20,
+                        max_exponent: float = 100, max_bits: int = 1024) -> int | float:
+    """Compute an arithmetic expression safely; raise :class:`CalcError` when refused.
+
+    Accepts integers and decimals (``3``, ``2.5``, ``1e3``), ``+ - * / // % **``, unary ``-``/``+``
+    and parentheses. Refuses anything else (names, calls, attributes, strings, lambdas) before
+    computing anything, and refuses expressions longer than ``max_length`` characters, nested
+    deeper than ``max_depth`` parentheses, exponents above ``max_exponent`` in size, and integer
+    results over ``max_bits`` bits (``9**9**9`` would take minutes and gigabytes).
+    """
+    if not isinstance(expr, str):
+        raise TypeError(f"expr must be a str, got {type(expr).__name__}")
+    if len(expr) > max_length:
+        raise CalcError(f"expression is {len(expr)} characters long, more than max_length={max_length}")
+    if not _ALLOWED_CHARS.fullmatch(expr):
+        bad = sorted({ch for ch in expr if not _ALLOWED_CHARS.fullmatch(ch)})
+        raise CalcError(f"expression contains characters that are not arithmetic: {''.join(bad)!r}")
+    depth = deepest = 0
+    for ch in expr:  # the parser recurses on nesting: check it before parsing
+        depth += (ch == "(") - (ch == ")")
+        deepest = max(deepest, depth)
+    if deepest > max_depth:
+        raise CalcError(f"parentheses nest {deepest} deep, more than max_depth={max_depth}")
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except (SyntaxError, ValueError) as e:
+        raise CalcError(f"not a valid arithmetic expression: {expr!r}") from e
+
+    def fits(value):
+        if isinstance(value, complex):
+            raise CalcError("the result is not a real number (a negative number to a fractional power)")
+        if isinstance(value, int) and value.bit_length() > max_bits:
+            raise CalcError(f"a result has more than max_bits={max_bits} bits")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise CalcError("a result is too large for a float")
+        return value
+
+    def walk(node):
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return fits(node.value)
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            return _UNARY[type(node.op)](walk(node.operand))
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = walk(node.left), walk(node.right)
+            if isinstance(node.op, ast.Pow):
+                if abs(right) > max_exponent:
+                    raise CalcError(f"exponent {right} is larger than max_exponent={max_exponent}")
+                if isinstance(left, int) and isinstance(right, int) and right > 0:
+                    if right * max(abs(left).bit_length(), 1) > max_bits:
+                        raise CalcError(f"{left}**{right} would have more than max_bits={max_bits} bits")
+            try:
+                return fits(_BINARY[type(node.op)](left, right))
+            except ZeroDivisionError as e:
+                raise CalcError("division by zero") from e
+            except OverflowError as e:
+                raise CalcError("a result is too large for a float") from e
+        raise CalcError(f"{type(node).__name__} is not allowed: only numbers and + - * / // % ** ( )")
+
+    return walk(tree.body)
+
+
+def format_number(value: int | float) -> str:
+    """A result as a model should read it: integers exactly, floats to 12 significant digits."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value) if isinstance(value, int) else format(value, ".12g")
+
+
+def calculator(expr: str) -> str:
+    """The calculator tool: the result as text, or ``"error: <why>"`` (never an exception)."""
+    try:
+        return format_number(evaluate_arithmetic(expr))
+    except (CalcError, TypeError) as e:
+        return f"error: {e}"
+
+
+def find_calc_calls(text: str) -> list[str]:
+    """The expressions inside each ``<calc>...</calc>`` in ``text``, in order."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    return CALC_RE.findall(text)
+
+
+def apply_calculator(text: str, max_calls: int = 20) -> str:
+    """Answer every ``<calc>expr</calc>`` in ``text`` by appending ``<result>value</result>``.
+
+    ``"12 boxes of 7: <calc>12*7</calc>"`` becomes ``"12 boxes of 7: <calc>12*7</calc><result>84</result>"``.
+    More than ``max_calls`` calls in one text is refused (a ``ValueError``).
+    """
+    n = len(find_calc_calls(text))
+    if n > max_calls:
+        raise ValueError(f"text holds {n} <calc> calls, more than max_calls={max_calls}")
+    return CALC_RE.sub(lambda m: f"{m.group(0)}<result>{calculator(m.group(1))}</result>", text)
+
+
+def majority_vote(answers: Sequence[Hashable], key: Callable | None = None):
+    """The most common answer (self-consistency). Ties go to the answer seen first.
+
+    ``key`` normalises answers before counting (e.g. ``str.strip``); the first original answer
+    of the winning group is returned.
+    """
+    answers = list(answers)
+    if not answers:
+        raise ValueError("answers is empty; majority_vote needs at least one answer")
+    keys = [key(a) if key else a for a in answers]
+    counts = Counter(keys)
+    best = max(counts.values())
+    for a, k in zip(answers, keys):  # first in order among the most common
+        if counts[k] == best:
+            return a
+
+
+_NUMBER_RE = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
+
+
+def verify_arithmetic(answer_text: str, expected: float, rel_tol: float = 1e-9, abs_tol: float = 1e-9) -> bool:
+    """Does the last number written in ``answer_text`` equal ``expected``?
+
+    ``"so the total is 1,234."`` -> 1234. Thousands separators are understood; no number at all
+    is simply wrong (False).
+    """
+    if not isinstance(answer_text, str):
+        raise TypeError(f"answer_text must be a str, got {type(answer_text).__name__}")
+    if isinstance(expected, bool) or not isinstance(expected, (int, float)):
+        raise TypeError(f"expected must be a number, got {expected!r}")
+    numbers = _NUMBER_RE.findall(answer_text)
+    if not numbers:
+        return False
+    return math.isclose(float(numbers[-1].replace(",", "")), expected, rel_tol=rel_tol, abs_tol=abs_tol)
