@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 LAB_ARGS ?= $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 STAMP  := $(VENV)/.minillm-installed
 
-.PHONY: help setup lab test lint book exercises bench bench-notebooks clean
+.PHONY: help setup lab models test lint book exercises bench bench-notebooks clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -35,8 +35,13 @@ setup: $(STAMP)  ## create .venv (if missing) and install the course, tests and 
 lab: $(STAMP)  ## set up, then open the course in JupyterLab at chapter 0
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ARGS) $$($(PY) -c "from minillm.course.book import load_book; print(load_book().ready()[0].chapter)")
 
+# The course's cached models (chapters 4-12) are built once, before the tests, with every core
+# (the tests themselves may run one thread per worker); later runs find them in the cache.
+models: $(STAMP)  ## build the course's cached models that are missing (minillm models --build)
+	env -u OMP_NUM_THREADS -u MKL_NUM_THREADS $(PY) -m minillm models --build
+
 # MINILLM_OFFLINE=1: tests never download (online, chapter 3 would otherwise fetch GPT-2, over 500 MB).
-test: $(STAMP)  ## set up, then run every test: package, manifest, exercises, notebooks, book
+test: $(STAMP) models  ## set up, build the course models once, then run every test: package, manifest, exercises, notebooks, book
 	MINILLM_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff over the package, tests, benchmarks and notebooks

@@ -36,7 +36,43 @@ def build_parser() -> argparse.ArgumentParser:
     readme.set_defaults(func=_readme)
     _add_pretrain(sub)
     _add_generate(sub)
+    _add_models(sub)
     return parser
+
+
+# --- the course's cached models ---------------------------------------------------------------
+
+
+def _add_models(sub) -> None:
+    p = sub.add_parser(
+        "models", help="list the course's cached models, or build them (chapters 4-12)",
+        description="List the course's named models (minillm.zoo.MODELS): whether each is built "
+        "in the cache ($MINILLM_CACHE, default ~/.cache/minillm) and how long a build takes. "
+        "With --build, train the ones that are missing (a model's base first), once.",
+        epilog="examples:\n  minillm models\n  minillm models --build              # all of them\n"
+        "  minillm models --build tinyworld-chat",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="*", help="models to build (default: all)")
+    p.add_argument("--build", action="store_true", help="train the missing models")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_models)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .zoo import MODELS, entry, is_built, model_dir, pretrained
+
+    names = args.names or list(MODELS)
+    for name in names:
+        entry(name)  # an unknown name fails before anything is built
+    if args.build:
+        for name in names:
+            pretrained(name, progress=not args.quiet)
+    for name in names:
+        e = MODELS[name]
+        state = "built" if is_built(name) else f"not built (about {e.minutes:g} min)"
+        base = f", from {e.base}" if e.base else ""
+        print(f"{name:<22} {state:<28} {e.description}{base}\n{'':<22} {model_dir(name)}")
+    return 0
 
 
 # --- chapter 4: pretrain and generate ---------------------------------------------------------

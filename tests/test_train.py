@@ -363,6 +363,22 @@ def test_a_model_built_on_a_base_builds_the_base_first(tmp_path, monkeypatch):
     assert len(calls) == 1, "a built model was built again"
 
 
+def test_cli_models_lists_and_builds(tmp_path, monkeypatch, capsys):
+    import minillm.zoo as z
+    from minillm.cli import main
+
+    monkeypatch.setenv("MINILLM_CACHE", str(tmp_path))
+    monkeypatch.setattr(z, "MODELS", {"unit-test": z.Entry(version=2, recipe=TEST_RECIPE,
+                                                           minutes=0.1, description="a test")})
+    assert main(["models"]) == 0
+    assert "not built" in capsys.readouterr().out and not z.is_built("unit-test")
+    assert main(["models", "--build", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert z.is_built("unit-test") and "unit-test" in out and "not built" not in out
+    assert main(["models", "--build", "nope"]) == 2
+    assert "no course model called 'nope'" in capsys.readouterr().err
+
+
 def test_load_model_dir_says_what_is_missing(tmp_path):
     import minillm.zoo as z
 
