@@ -486,3 +486,143 @@ def test_cuda_cache_equals_cpu():
     cpu = generate(model, [[1, 2, 3], [4]], max_new_tokens=20, temperature=0)
     gpu = generate(model.cuda(), [[1, 2, 3], [4]], max_new_tokens=20, temperature=0)
     assert cpu.ids == gpu.ids
+
+
+# --- the command line: `minillm chat` and `minillm generate` -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny model folder as `minillm pretrain` writes it (random weights, a small BPE)."""
+    from minillm.tokenizer import BPETokenizer
+
+    folder = tmp_path_factory.mktemp("chatmodel")
+    tok = BPETokenizer().train("the cat sat on the mat. the dog ran. " * 20, 270)
+    torch.manual_seed(0)
+    GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=1, n_head=2, n_embd=16)).save(folder)
+    tok.save(folder / "tokenizer.json")
+    return folder
+
+
+def _run_cli(monkeypatch, argv, stdin_text):
+    import io
+
+    from minillm.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin_text))
+    return main(argv)
+
+
+def test_chat_streams_replies_resets_and_quits(model_dir, monkeypatch, capsys):
+    rc = _run_cli(monkeypatch, ["chat", str(model_dir), "--max-new-tokens", "5", "--seed", "3"],
+                  "the cat\n/reset\nthe dog\n/quit\nnever read\n")
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "base model" in out  # no recipe.json saying chat: plain continuation
+    assert out.count("bot> ") == 2 and "(conversation forgotten)" in out
+
+
+def test_chat_uses_the_template_and_keeps_history(model_dir, monkeypatch, capsys, tmp_path):
+    import json
+    import shutil
+
+    import minillm.generate as gen
+    from minillm.tokenizer import BPETokenizer
+
+    folder = tmp_path / "chat"
+    shutil.copytree(model_dir, folder)
+    (folder / "recipe.json").write_text(json.dumps({"chat": True}))
+    seen = []
+
+    class FakeStream:
+        def __init__(self, model, tokenizer, prompt, **kw):
+            seen.append((list(prompt), kw))
+            self.generation = None
+
+        def __iter__(self):
+            yield "hi"
+
+    monkeypatch.setattr(gen, "stream", FakeStream)
+    assert _run_cli(monkeypatch, ["chat", str(folder)], "a\nb\n") == 0
+    tok = BPETokenizer.load(folder / "tokenizer.json")
+    sp = tok.special_tokens
+    first, second = seen[0][0], seen[1][0]
+    assert first == [sp["<|user|>"], *tok.encode("a"), sp["<|end|>"], sp["<|assistant|>"]]
+    # the second prompt holds the first turn, the reply and its end token
+    assert second[: len(first)] == first and sp["<|end|>"] in second[len(first):]
+    assert sp["<|end|>"] in seen[0][1]["stop_ids"]
+    assert "chat template" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_a_reply_not_the_program(model_dir, monkeypatch, capsys):
+    import io
+
+    import minillm.generate as gen
+    from minillm.cli import main
+
+    class Interrupted:
+        def __init__(self, *a, **kw):
+            self.generation = None
+
+        def __iter__(self):
+            yield "partial"
+            raise KeyboardInterrupt
+
+    class Keys(io.StringIO):
+        """stdin whose first read is a Ctrl-C at the prompt."""
+
+        first = True
+
+        def readline(self, *a):
+            if self.first:
+                self.first = False
+                raise KeyboardInterrupt
+            return super().readline(*a)
+
+    monkeypatch.setattr(gen, "stream", Interrupted)
+    monkeypatch.setattr("sys.stdin", Keys("hello\nagain\n/quit\n"))
+    assert main(["chat", str(model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("[stopped]") == 2 and "(type /quit or press Ctrl-D to leave)" in out
+
+
+def test_cli_mistakes_are_one_line_exit_2(model_dir, monkeypatch, capsys):
+    from minillm.cli import main
+
+    cases = [
+        ["chat", str(model_dir), "--temperature", "-1"],
+        ["chat", str(model_dir), "--top-p", "0"],
+        ["chat", str(model_dir / "missing")],
+        ["generate", str(model_dir), "--top-k", "0"],
+        ["generate", str(model_dir), "--prompt", ""],
+        ["generate", str(model_dir), "--min-p", "2"],
+    ]
+    for argv in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_generate_cli_takes_the_sampling_flags(model_dir, capsys):
+    from minillm.cli import main
+
+    argv = ["generate", str(model_dir), "--prompt", "the cat", "--max-new-tokens", "6", "--top-p", "0.9",
+            "--min-p", "0.05", "--repetition-penalty", "1.2", "--num-samples", "2", "--seed", "1"]
+    assert main(argv) == 0
+    first = capsys.readouterr().out
+    assert first.count("--- sample") == 2 and first.count("the cat") == 2
+    assert main(argv) == 0 and capsys.readouterr().out == first  # the seed makes it repeatable
+
+
+def test_chat_in_a_real_process(model_dir):
+    """The installed entry point, driven through a pipe (no terminal)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "minillm", "chat", str(model_dir), "--max-new-tokens", "4"],
+                          input="the cat\n/quit\n", capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "bot> " in proc.stdout and "Traceback" not in proc.stderr
