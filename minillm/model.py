@@ -761,6 +761,68 @@ class GPT(nn.Module):
         return model if device is None else model.to(device)
 
 
+    def save_hf(self, folder, tokenizer=None) -> Path:
+        """Write this model as a Hugging Face ``GPT2LMHeadModel`` folder (chapter 5).
+
+        ``config.json`` and ``model.safetensors`` in Hugging Face's names and layout (its
+        ``Conv1D`` layers keep weights as ``(in, out)``, so the linear weights are transposed), and
+        ``tokenizer.json`` when a ``tokenizer`` is given. ``transformers`` then loads it offline with
+        ``GPT2LMHeadModel.from_pretrained(folder)``, and :meth:`from_hf_gpt2` reads it back. Only
+        GPT-2's architecture can be written: learned positions, LayerNorm, tanh GELU, biases; any
+        other setting raises an error naming it.
+        """
+        from safetensors.torch import save as st_save
+
+        c = self.config
+        wrong = {
+            "pos": (c.pos, "learned"), "norm": (c.norm, "layernorm"), "gelu": (c.gelu, "tanh"),
+            "bias": (c.bias, True),
+        }
+        bad = [f"{k}={have!r} (GPT-2 has {k}={want!r})" for k, (have, want) in wrong.items() if have != want]
+        if bad:
+            raise ValueError(
+                "save_hf writes GPT-2's architecture only; this model's config differs: " + ", ".join(bad)
+                + ". Train a model with those settings to export it, or keep minillm's own format (save)."
+            )
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        inverse = {v: k for k, v in _HF_RENAMES.items()}
+        block_inverse = {v: k for k, v in _HF_BLOCK.items()}
+        tensors = {}
+        for name, t in self.state_dict().items():
+            if name == "head.weight" and c.tie_weights:
+                continue
+            if name in inverse:
+                hf = inverse[name]
+            else:  # blocks.3.mlp.fc.weight -> h.3.mlp.c_fc.weight
+                _, layer, *module, leaf = name.split(".")
+                hf = f"h.{layer}.{block_inverse['.'.join(module)]}.{leaf}"
+            t = t.detach().float().cpu()
+            if name.endswith(_HF_TRANSPOSED):
+                t = t.t()
+            tensors[hf if hf == "lm_head.weight" else f"transformer.{hf}"] = t.contiguous()
+        hf_config = {
+            "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+            "vocab_size": c.vocab_size, "n_positions": c.block_size, "n_ctx": c.block_size,
+            "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head,
+            "n_inner": c.mlp_ratio * c.n_embd, "activation_function": "gelu_new",
+            "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
+            "layer_norm_epsilon": c.norm_eps, "initializer_range": 0.02,
+            "scale_attn_weights": True, "tie_word_embeddings": c.tie_weights, "use_cache": True,
+        }
+        specials = getattr(tokenizer, "special_tokens", {}) or {}
+        if "<|endoftext|>" in specials:
+            hf_config["bos_token_id"] = hf_config["eos_token_id"] = specials["<|endoftext|>"]
+        with atomic_write(folder / "model.safetensors") as f:
+            f.write(st_save(tensors, metadata={"format": "pt"}))
+        with atomic_write(folder / "config.json", "w") as f:
+            json.dump(hf_config, f, indent=2)
+            f.write("\n")
+        if tokenizer is not None:
+            tokenizer.save(folder / "tokenizer.json")
+        return folder
+
+
 # --- GPT-2's real weights ---------------------------------------------------------------------
 
 GPT2_REVISION = "607a30d783dfa663caf39e06633721c8d4cfcd7e"

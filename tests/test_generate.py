@@ -626,3 +626,42 @@ def test_chat_in_a_real_process(model_dir):
                           input="the cat\n/quit\n", capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "bot> " in proc.stdout and "Traceback" not in proc.stderr
+
+
+# --- Hugging Face export -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_save_hf_loads_in_transformers_with_the_same_logits_and_greedy_text(tmp_path, tie):
+    transformers = pytest.importorskip("transformers")
+    tokenizers = pytest.importorskip("tokenizers")
+    from minillm.tokenizer import BPETokenizer
+
+    tok = BPETokenizer().train("the cat sat on the mat. the dog ran far away. " * 30, 280)
+    model = make_model(vocab=tok.vocab_size, block=64, pos="learned", tie_weights=tie, scale=5.0)
+    folder = model.save_hf(tmp_path / "hf", tokenizer=tok)
+    hf = transformers.GPT2LMHeadModel.from_pretrained(folder, local_files_only=True).eval()
+    hf_tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    text = "the dog sat on the cat"
+    ids = hf_tok.encode(text).ids
+    assert ids == tok.encode(text)
+    x = torch.tensor([ids])
+    with torch.no_grad():
+        torch.testing.assert_close(hf(x).logits, model(x)[0], atol=1e-4, rtol=1e-4)
+        hf_out = hf.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=20, do_sample=False,
+                             use_cache=True, pad_token_id=0)
+    ours = generate(model, ids, tok, max_new_tokens=20, temperature=0)
+    assert hf_out[0, len(ids):].tolist() == ours.ids[0]
+    assert hf_tok.decode(ours.ids[0], skip_special_tokens=False) == ours.text[0]
+    # and back into minillm
+    again = GPT.from_hf_gpt2(folder)
+    torch.testing.assert_close(again(x)[0], model(x)[0])
+
+
+def test_save_hf_names_the_setting_that_stands_in_the_way(tmp_path):
+    with pytest.raises(ValueError, match="pos='rope'"):
+        make_model(pos="rope").save_hf(tmp_path)
+    with pytest.raises(ValueError, match="norm='rmsnorm'.*bias=False"):
+        make_model(norm="rmsnorm", bias=False).save_hf(tmp_path)
+    with pytest.raises(ValueError, match="gelu='exact'"):
+        make_model(gelu="exact").save_hf(tmp_path)
