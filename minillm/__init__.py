@@ -38,6 +38,14 @@ _LAZY = {
     # quantisation (chapter 10)
     "QuantLinear": "minillm.quantize",
     "quantize_model": "minillm.quantize",
+    # generation (chapter 5); the function itself is minillm.generate.generate (the module
+    # minillm.generate would shadow a package attribute of that name)
+    "Generation": "minillm.generate",
+    "SamplingConfig": "minillm.generate",
+    "stream": "minillm.generate",
+    "beam_search": "minillm.generate",
+    "speculative_generate": "minillm.generate",
+    "KVCache": "minillm.attention",
 }
 
 __all__ = ["__version__", "atomic_write", "cache_dir", "device", "seed_everything", *_LAZY]

@@ -130,6 +130,26 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, t, h * d)
 
 
+def qkv_heads(qkv: torch.Tensor, n_head: int, rope=None):
+    """Fused projection output ``(B, T, 3C)`` -> queries, keys, values, each ``(B, H, T, D)``.
+
+    With ``rope`` (``(cos, sin)``, each ``(T, D)`` or ``(B, T, D)``) queries and keys are rotated
+    by their positions.
+    """
+    b, t, c3 = qkv.shape
+    c = c3 // 3
+    if rope is None:
+        q, k, v = qkv.split(c, dim=2)  # three (B, T, C) views
+        return tuple(split_heads(z, n_head) for z in (q, k, v))  # (B, H, T, D)
+    # rotate queries and keys together, as 2H heads in one set of operations (the same numbers
+    # as rotating each, in half the calls): (B, T, 2H, D) with cos/sin (T, 1, D) or (B, T, 1, D)
+    cos, sin = rope
+    qk = qkv[..., : 2 * c].view(b, t, 2 * n_head, c // n_head)
+    qk = apply_rope(qk, cos.unsqueeze(-2), sin.unsqueeze(-2)).transpose(1, 2)  # (B, 2H, T, D)
+    q, k = qk.split(n_head, dim=1)
+    return q, k, split_heads(qkv[..., 2 * c :], n_head)
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head self-attention with a fused query/key/value projection (chapter 2).
 
@@ -173,31 +193,31 @@ class MultiHeadAttention(nn.Module):
         rope: tuple[torch.Tensor, torch.Tensor] | None = None,
         mask: torch.Tensor | None = None,
         return_weights: bool = False,
+        cache: KVCache | None = None,
+        layer: int = 0,
     ):
-        """``x`` ``(B, T, C)`` -> ``(B, T, C)`` (and weights ``(B, H, T, T)`` if asked).
+        """``x`` ``(B, T, C)`` -> ``(B, T, C)`` (and weights ``(B, H, T, T_key)`` if asked).
 
-        ``rope``: the ``(cos, sin)`` tables from :func:`rope_cos_sin`, each ``(T, D)``, to rotate
-        queries and keys. ``mask``: a boolean mask broadcasting to ``(B, H, T, T)``, True =
-        allowed, used *instead of* the plain causal mask (the model builds it from a padding mask).
+        ``rope``: the ``(cos, sin)`` tables from :func:`rope_cos_sin`, each ``(T, D)`` (or
+        ``(B, T, D)``, one row of positions per sequence), to rotate queries and keys. ``mask``: a
+        boolean mask broadcasting to ``(B, H, T, T_key)``, True = allowed, used *instead of* the
+        plain causal mask (the model builds it from a padding mask or for a KV cache).
+
+        ``cache`` (chapter 5): a :class:`KVCache`; this layer's new keys and values are written
+        into its slot ``layer`` and the queries attend to every key stored so far. Without a
+        ``mask``, the queries are taken to be the last ``T`` positions (bottom-right causal).
         """
-        b, t, c = x.shape
-        qkv = self.qkv(x)  # (B, T, 3C)
-        if rope is None:
-            q, k, v = qkv.split(self.n_embd, dim=2)  # three (B, T, C) views
-            q, k, v = (split_heads(z, self.n_head) for z in (q, k, v))  # (B, H, T, D)
-        else:
-            # rotate queries and keys together, as 2H heads in one set of operations (the same
-            # numbers as rotating each, in half the calls): (B, T, 2H, D) with cos/sin (T, 1, D)
-            cos, sin = rope
-            qk = qkv[..., : 2 * c].view(b, t, 2 * self.n_head, self.head_dim)
-            qk = apply_rope(qk, cos[:, None, :], sin[:, None, :]).transpose(1, 2)  # (B, 2H, T, D)
-            q, k = qk.split(self.n_head, dim=1)
-            v = split_heads(qkv[..., 2 * c :], self.n_head)
+        q, k, v = qkv_heads(self.qkv(x), self.n_head, rope)
+        if cache is not None:
+            k, v = cache.update(layer, k, v)  # every key and value so far, (B, H, T_key, D)
         p = self.dropout if self.training else 0.0
         weights = None
         if self.fast and not return_weights:
             if mask is None:
-                y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
+                # with a cache and one query (decoding), the query is the newest token and may see
+                # every key: no mask at all
+                causal = self.causal and q.size(-2) == k.size(-2)
+                y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=causal)
             else:
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         else:
@@ -207,6 +227,115 @@ class MultiHeadAttention(nn.Module):
             )
         y = self.resid_dropout(self.proj(merge_heads(y)))
         return (y, weights) if return_weights else y
+
+
+# --- 2b. the key/value cache (chapter 5) -------------------------------------------------------
+
+
+class KVCache:
+    """Keys and values of every layer, kept between decoding steps (chapter 5).
+
+    When a model generates, token ``t`` needs the keys and values of tokens ``0 .. t``; all but
+    its own were already computed at earlier steps. The cache keeps them in buffers preallocated
+    for the whole generation, ``k`` and ``v`` of shape ``(L, B, H, T_max, D)``, so each step only
+    computes the new token's and appends it (no reallocation, no concatenation).
+
+    - ``length``: how many positions are filled (the same for every row: batches are left-padded
+      so that rows end together).
+    - ``valid``: ``(B, T_max)`` bool, False at padding slots, which no query may attend to.
+    - ``next_pos``: ``(B,)`` the position id of each row's next token (a left-padded row's first
+      real token has position 0, as it would alone).
+    - ``rolling``: when True, once ``T_max`` slots are full each new token overwrites the oldest
+      slot, so attention sees the last ``T_max`` tokens (a sliding window, as in Mistral 7B, Jiang
+      et al. 2023, https://arxiv.org/abs/2310.06825). Only rotary positions allow it: their keys
+      carry their position, so the order of the slots does not matter.
+
+    Memory: ``2 * L * B * H * T_max * D`` numbers (:attr:`nbytes`).
+    """
+
+    def __init__(self, n_layer: int, batch: int, n_head: int, max_len: int, head_dim: int, *,
+                 device=None, dtype=torch.float32, rolling: bool = False):
+        for name, value in (("n_layer", n_layer), ("batch", batch), ("n_head", n_head),
+                            ("max_len", max_len), ("head_dim", head_dim)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"KVCache {name} must be a positive int, got {value!r}")
+        shape = (n_layer, batch, n_head, max_len, head_dim)
+        # never read before written, so no need to zero them
+        self.k = torch.empty(shape, device=device, dtype=dtype)
+        self.v = torch.empty(shape, device=device, dtype=dtype)
+        self._views()
+        self.valid = torch.ones(batch, max_len, dtype=torch.bool, device=device)
+        self.next_pos = torch.zeros(batch, dtype=torch.long, device=device)
+        self.max_len, self.rolling = max_len, rolling
+        self.length = 0
+        self.has_padding = False
+        self._write: slice | int = slice(0, 0)
+        self._read = 0
+        self.plan = None  # the model's inference weights, gathered once (GPT.forward_cached)
+
+    def _views(self) -> None:
+        self._k, self._v = self.k.unbind(0), self.v.unbind(0)  # one (B, H, T_max, D) view per layer
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the key and value buffers."""
+        return self.k.numel() * self.k.element_size() * 2
+
+    def reset(self) -> None:
+        """Forget everything (the buffers are reused)."""
+        self.truncate(0)
+
+    def truncate(self, length: int) -> None:
+        """Keep only the first ``length`` positions (speculative decoding rolls back rejected tokens).
+
+        Only for a cache without padding that has not wrapped around.
+        """
+        if not 0 <= length <= min(self.length, self.max_len) or (self.rolling and self.length > self.max_len):
+            raise ValueError(f"cannot truncate a cache of length {self.length} to {length}")
+        if self.has_padding and length > 0:
+            raise ValueError("truncate() needs a cache without padding (a batch of one, or equal lengths)")
+        self.length = length
+        self.next_pos.fill_(length)
+        if length == 0:
+            self.valid.fill_(True)
+            self.has_padding = False
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep rows ``index`` ``(B,)`` (beam search: each beam continues one parent beam)."""
+        self.k = self.k.index_select(1, index)
+        self.v = self.v.index_select(1, index)
+        self.valid = self.valid.index_select(0, index)
+        self.next_pos = self.next_pos.index_select(0, index)
+        self._views()
+
+    def begin(self, t: int) -> None:
+        """Reserve the slots for ``t`` new tokens (the model calls this once per forward)."""
+        start = self.length
+        if start + t <= self.max_len:
+            self._write, self._read = slice(start, start + t), start + t
+        elif self.rolling and t == 1:
+            self._write, self._read = start % self.max_len, self.max_len
+        else:
+            how = (" (a rolling cache takes one token at a time once full)" if self.rolling else
+                   "; make the cache longer (max_len) or let generation slide its window")
+            raise ValueError(f"the KV cache holds {self.max_len} positions; {start} are filled and "
+                             f"{t} more do not fit{how}")
+
+    def advance(self, t: int) -> None:
+        """Mark the ``t`` reserved slots as filled."""
+        self.length += t
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor):
+        """Store layer ``layer``'s new keys/values ``(B, H, t, D)``; return all ``(B, H, T_key, D)``."""
+        w, kl, vl = self._write, self._k[layer], self._v[layer]
+        if isinstance(w, int):
+            kl.select(2, w).copy_(k.squeeze(2))
+            vl.select(2, w).copy_(v.squeeze(2))
+        else:
+            kl.narrow(2, w.start, w.stop - w.start).copy_(k)
+            vl.narrow(2, w.start, w.stop - w.start).copy_(v)
+        r = self._read
+        return kl.narrow(2, 0, r), vl.narrow(2, 0, r)
 
 
 # --- 3. position ------------------------------------------------------------------------------

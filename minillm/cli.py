@@ -117,21 +117,62 @@ def _add_pretrain(sub) -> None:
     p.set_defaults(func=_pretrain)
 
 
+def _add_sampling_flags(p, temperature: float) -> None:
+    p.add_argument("--max-new-tokens", type=int, default=120, help="most tokens to add")
+    p.add_argument("--temperature", type=float, default=temperature, help="0 = greedy; higher = more random")
+    p.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest tokens only")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: keep tokens up to this probability mass")
+    p.add_argument("--min-p", type=float, default=None, help="drop tokens below min-p x the top token's probability")
+    p.add_argument("--repetition-penalty", type=float, default=None, help="> 1 discourages repeated tokens (1.2 is mild)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same text)")
+
+
 def _add_generate(sub) -> None:
     p = sub.add_parser(
-        "generate", help="sample text from a trained model (chapter 4)",
+        "generate", help="sample text from a trained model (chapters 4 and 5)",
         description="Load a model folder written by `minillm pretrain` (or the cached "
         "pretrained model, by name: tinyworld) and continue a prompt.",
-        epilog="example:\n  minillm generate runs/tiny --prompt 'Once upon a time' --temperature 0.8",
+        epilog="examples:\n  minillm generate runs/tiny --prompt 'Once upon a time' --temperature 0.8\n"
+        "  minillm generate tinyworld --top-p 0.9 --stop '.' --num-samples 3",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="a model folder, or 'tinyworld' for the cached pretrained model")
     p.add_argument("--prompt", default="Once upon a time", help="text to continue")
-    p.add_argument("--max-new-tokens", type=int, default=120, help="tokens to add")
-    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; higher = more random")
-    p.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest tokens only")
+    _add_sampling_flags(p, temperature=0.8)
+    p.add_argument("--stop", action="append", default=None, help="stop at this text (repeatable)")
     p.add_argument("--num-samples", type=int, default=1, help="how many continuations")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same text)")
     p.set_defaults(func=_generate)
+
+    c = sub.add_parser(
+        "chat", help="chat with a model in the terminal, streaming its replies (chapter 5)",
+        description="Type a message, read the reply as it is written. A model that learned the chat "
+        "tokens (recipe.json says \"chat\": true, or --template chat) gets the chat template "
+        "<|user|>...<|end|><|assistant|>; a base model continues the conversation as plain text. "
+        "/reset forgets the conversation, /quit (or Ctrl-D) leaves, Ctrl-C stops a reply.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("model", help="a model folder, or 'tinyworld' for the cached pretrained model")
+    _add_sampling_flags(c, temperature=0.7)
+    c.set_defaults(max_new_tokens=200)
+    c.add_argument("--template", choices=["auto", "chat", "plain"], default="auto",
+                   help="chat template or plain continuation (default: from the model folder)")
+    c.set_defaults(func=_chat)
+
+
+def _load_named(name):
+    from .zoo import MODELS, load_model_dir, model_dir, pretrained
+
+    if not Path(name).exists() and name in MODELS:
+        model, tokenizer = pretrained(name)
+        return model, tokenizer, model_dir(name)
+    if not Path(name).is_dir():
+        raise FileNotFoundError(f"{name} is not a model folder (nor a course model's name: "
+                                f"{', '.join(sorted(MODELS))})")
+    model, tokenizer = load_model_dir(name)
+    return model, tokenizer, Path(name)
+
+
+def _sampling(args) -> dict:
+    return dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+                top_p=args.top_p, min_p=args.min_p, repetition_penalty=args.repetition_penalty)
 
 
 def _pretrain(args: argparse.Namespace) -> int:
@@ -237,26 +278,108 @@ def run_pretrain(args) -> Path:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    import torch
+    from .generate import generate
 
-    from .zoo import MODELS, load_model_dir, pretrained
-
-    if not Path(args.model).exists() and args.model in MODELS:
-        model, tokenizer = pretrained(args.model)
-    else:
-        model, tokenizer = load_model_dir(args.model)
+    model, tokenizer, _ = _load_named(args.model)
+    if args.num_samples < 1:
+        raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
     ids = tokenizer.encode(args.prompt) if args.prompt else []
     if not ids:
         raise ValueError("the prompt is empty; give --prompt some text to continue")
-    g = torch.Generator().manual_seed(args.seed)
-    x = torch.tensor([ids] * args.num_samples, dtype=torch.long)
-    out = model.generate(x, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-                         generator=g)
-    for i, row in enumerate(out.tolist()):
+    out = generate(model, [ids] * args.num_samples, tokenizer, stop=args.stop, seed=args.seed,
+                   overflow="slide", **_sampling(args))
+    for i, text in enumerate(out.text):
         if args.num_samples > 1:
             print(f"--- sample {i + 1}")
-        print(tokenizer.decode(row))
+        print(args.prompt + text)
     return 0
+
+
+def _chat_mode(args, tokenizer, folder) -> bool:
+    """True: use the chat template; False: plain continuation."""
+    import json
+
+    from .tokenizer import ASSISTANT, END, USER
+
+    has_tokens = all(t in getattr(tokenizer, "special_tokens", {}) for t in (USER, ASSISTANT, END))
+    if args.template == "chat":
+        if not has_tokens:
+            raise ValueError("--template chat: this tokenizer has no <|user|>/<|assistant|>/<|end|> "
+                             "tokens; use --template plain")
+        return True
+    if args.template == "plain" or not has_tokens:
+        return False
+    recipe = folder / "recipe.json"
+    try:
+        return bool(json.loads(recipe.read_text(encoding="utf-8")).get("chat", False))
+    except (OSError, ValueError):
+        return False
+
+
+def _chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
+    from .generate import SamplingConfig, stream
+    from .tokenizer import ASSISTANT, END, ENDOFTEXT, USER
+
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    model, tokenizer, folder = _load_named(args.model)
+    # check the sampling values before the first message, not after it
+    SamplingConfig(args.temperature, args.top_k, args.top_p, args.min_p, args.repetition_penalty)
+    if args.max_new_tokens < 1:
+        raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+    chat = _chat_mode(args, tokenizer, folder)
+    specials = getattr(tokenizer, "special_tokens", {})
+    stop_ids = [specials[t] for t in (END, ENDOFTEXT) if t in specials]
+    mode = "chat template" if chat else "base model: replies continue the text (no chat template)"
+    print(f"minillm chat ({mode}). /reset forgets, /quit leaves, Ctrl-C stops a reply.", file=stdout)
+    history: list[int] = []
+    turn = 0
+
+    def text_ids(text: str) -> list[int]:  # the user's text never becomes a special token
+        try:
+            return tokenizer.encode(text, allowed_special=())
+        except TypeError:  # tokenizers without special tokens
+            return tokenizer.encode(text)
+
+    while True:
+        print("you> ", end="", file=stdout, flush=True)
+        try:
+            line = stdin.readline()
+        except KeyboardInterrupt:
+            print("\n(type /quit or press Ctrl-D to leave)", file=stdout)
+            continue
+        if not line:  # end of input (Ctrl-D)
+            print(file=stdout)
+            return 0
+        message = line.rstrip("\n")
+        if message.strip() == "/quit":
+            return 0
+        if message.strip() == "/reset":
+            history, turn = [], 0
+            print("(conversation forgotten)", file=stdout)
+            continue
+        if not message.strip():
+            continue
+        if chat:
+            prompt = history + [specials[USER]] + text_ids(message) + [specials[END], specials[ASSISTANT]]
+        else:
+            prompt = history + text_ids((" " if history else "") + message)
+        print("bot> ", end="", file=stdout, flush=True)
+        pieces = []
+        st = stream(model, tokenizer, prompt, stop_ids=stop_ids, seed=args.seed + turn,
+                    truncate_prompt=True, overflow="slide", **_sampling(args))
+        try:
+            for piece in st:
+                pieces.append(piece)
+                print(piece, end="", file=stdout, flush=True)
+        except KeyboardInterrupt:
+            print(" [stopped]", end="", file=stdout)
+        print(file=stdout, flush=True)
+        reply_ids = st.generation.ids[0] if st.generation is not None else text_ids("".join(pieces))
+        if chat and (not reply_ids or reply_ids[-1] != specials[END]):
+            reply_ids = reply_ids + [specials[END]]
+        history = prompt + reply_ids
+        turn += 1
 
 
 def _check_book(args: argparse.Namespace) -> int:
@@ -306,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -27,7 +27,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import MultiHeadAttention, causal_mask, rope_cos_sin, sinusoidal_positions
+from .attention import (
+    KVCache,
+    MultiHeadAttention,
+    causal_mask,
+    merge_heads,
+    qkv_heads,
+    rope_cos_sin,
+    scaled_dot_product_attention,
+    sinusoidal_positions,
+)
 from .utils import atomic_write
 
 WEIGHTS_FILE = "model.safetensors"
@@ -155,6 +164,14 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
+def _norm(x: torch.Tensor, spec) -> torch.Tensor:
+    """A norm layer's computation from its ``(weight, bias, eps, is_rms)`` (the inference fast path)."""
+    weight, bias, eps, is_rms = spec
+    if is_rms:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+    return F.layer_norm(x, weight.shape, weight, bias, eps)
+
+
 def make_norm(config: GPTConfig) -> nn.Module:
     """The normalisation layer the config asks for, over ``n_embd`` channels."""
     if config.norm == "rmsnorm":
@@ -199,11 +216,12 @@ class Block(nn.Module):
         self.norm2 = make_norm(config)
         self.mlp = MLP(config)
 
-    def forward(self, x, *, rope=None, mask=None, return_weights: bool = False):
+    def forward(self, x, *, rope=None, mask=None, return_weights: bool = False, cache=None, layer: int = 0):
         if return_weights:
-            a, weights = self.attn(self.norm1(x), rope=rope, mask=mask, return_weights=True)
+            a, weights = self.attn(self.norm1(x), rope=rope, mask=mask, return_weights=True,
+                                   cache=cache, layer=layer)
         else:
-            a, weights = self.attn(self.norm1(x), rope=rope, mask=mask), None
+            a, weights = self.attn(self.norm1(x), rope=rope, mask=mask, cache=cache, layer=layer), None
         x = x + a
         x = x + self.mlp(self.norm2(x))
         return (x, weights) if return_weights else x
@@ -289,12 +307,14 @@ class GPT(nn.Module):
                 f"for a single sequence pass {name}[None]"
             )
 
-    def _check_idx(self, idx) -> None:
+    def _check_idx(self, idx, limit: int | None = -1) -> None:
         self._check_ids(idx, "idx")
         b, t = idx.shape
         if t == 0 or b == 0:
             raise ValueError(f"idx has shape {tuple(idx.shape)}; it needs at least one token")
-        if t > self.config.block_size:
+        if limit is not None and limit != -1 and t > limit:
+            raise ValueError(f"{t} new tokens do not fit in a KV cache of {limit} positions")
+        if limit == -1 and t > self.config.block_size:
             raise ValueError(
                 f"sequence length {t} is longer than the model's context "
                 f"(block_size={self.config.block_size}); crop it, e.g. idx[:, -{self.config.block_size}:]"
@@ -311,14 +331,29 @@ class GPT(nn.Module):
 
     # -- forward --
 
-    def _embed(self, idx: torch.Tensor) -> torch.Tensor:
+    def _embed(self, idx: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Token (and learned or sinusoidal position) embeddings. ``positions``: ``(T,)`` or
+        ``(B, T)`` position ids, default ``0 .. T-1``."""
         t = idx.size(1)
         x = self.tok_emb(idx)  # (B, T, C)
         if self.config.pos == "learned":
-            x = x + self.pos_emb(torch.arange(t, device=idx.device))  # (T, C), broadcast over B
+            pos = torch.arange(t, device=idx.device) if positions is None else positions
+            x = x + self.pos_emb(pos)  # (T, C) broadcast over B, or (B, T, C)
         elif self.config.pos == "sinusoidal":
-            x = x + self.pos_table[:t].to(x.dtype)
+            x = x + (self.pos_table[:t] if positions is None else self.pos_table[positions]).to(x.dtype)
         return self.drop(x)
+
+    def _rope_tables(self, positions: torch.Tensor, need: int | None = None):
+        """RoPE ``(cos, sin)`` rows for ``positions`` ``(T,)`` or ``(B, T)``; the tables grow on demand
+        (a sliding-window cache keeps counting positions past ``block_size``). ``need``: an upper
+        bound on the largest position + 1, if known (saves a device sync)."""
+        need = int(positions.max()) + 1 if need is None else need
+        if need > self.rope_cos.size(0):
+            n = max(need, 2 * self.rope_cos.size(0))
+            cos, sin = rope_cos_sin(n, self.config.head_dim, base=self.config.rope_base,
+                                    device=self.rope_cos.device, dtype=self.rope_cos.dtype)
+            self.rope_cos, self.rope_sin = cos, sin
+        return self.rope_cos[positions], self.rope_sin[positions]
 
     def _attention_args(self, t: int, padding_mask):
         rope = None
@@ -344,6 +379,7 @@ class GPT(nn.Module):
         *,
         padding_mask: torch.Tensor | None = None,
         last_only: bool = False,
+        cache: KVCache | None = None,
     ):
         """Token ids ``idx`` ``(B, T)`` -> ``(logits, loss)``.
 
@@ -354,7 +390,16 @@ class GPT(nn.Module):
           ``-100`` are ignored), or ``None`` without targets.
         - ``padding_mask``: optional ``(B, T)`` bool, False where ``idx`` is padding, so no
           token attends to it.
+        - ``cache`` (chapter 5): a :class:`~minillm.attention.KVCache` (see :meth:`new_cache`).
+          ``idx`` then holds only the *new* tokens; their keys and values are appended to the
+          cache and they attend to everything stored before. Positions continue where the cache
+          left off (per row: left padding does not shift a row's positions).
         """
+        if cache is not None:
+            if targets is not None:
+                raise ValueError("forward with a cache is for generation; it cannot take targets")
+            self._check_idx(idx, limit=cache.max_len if not cache.rolling else None)
+            return self.forward_cached(idx, cache, padding_mask=padding_mask, last_only=last_only), None
         self._check_idx(idx)
         b, t = idx.shape
         if targets is not None:
@@ -380,6 +425,110 @@ class GPT(nn.Module):
                 logits.view(b * t, -1), targets.reshape(b * t).long(), ignore_index=-100
             )
         return logits, loss
+
+    # -- generation with a KV cache (chapter 5) --
+
+    def new_cache(self, batch: int, max_len: int | None = None, rolling: bool = False) -> KVCache:
+        """An empty :class:`~minillm.attention.KVCache` for ``batch`` rows and ``max_len`` positions
+        (default ``block_size``), on the model's device and in its dtype.
+
+        ``rolling=True`` (rotary positions only) keeps a sliding window of the last ``max_len``
+        tokens, so generation can run past the context length.
+        """
+        c = self.config
+        max_len = c.block_size if max_len is None else max_len
+        if rolling and c.pos != "rope":
+            raise ValueError(
+                f"a rolling (sliding-window) cache needs pos='rope', this model has pos={c.pos!r}: "
+                "its positions are added to the input, so old keys cannot be kept past block_size"
+            )
+        if max_len > c.block_size and c.pos != "rope":
+            raise ValueError(f"max_len={max_len} is longer than the context (block_size={c.block_size}) "
+                             f"and pos={c.pos!r} has no embedding for later positions")
+        w = self.tok_emb.weight
+        return KVCache(c.n_layer, batch, c.n_head, max_len, c.head_dim, device=w.device,
+                       dtype=w.dtype, rolling=rolling)
+
+    def forward_cached(self, idx: torch.Tensor, cache: KVCache, *, padding_mask=None,
+                       last_only: bool = True) -> torch.Tensor:
+        """Logits for the new tokens ``idx`` ``(B, T)`` against ``cache``; returns ``(B, T or 1, V)``.
+
+        The fast path :func:`minillm.generate.generate` calls at every step (no input checks:
+        use ``forward(idx, cache=cache)`` for checked input). ``padding_mask`` ``(B, T)``: False
+        at left padding of a prompt.
+        """
+        b, t = idx.shape
+        start = cache.length
+        cache.begin(t)
+        dev = idx.device
+        if padding_mask is not None and not bool(padding_mask.all()):
+            cache.has_padding = True
+        if padding_mask is not None and not isinstance(cache._write, int):
+            cache.valid[:, cache._write] = padding_mask
+        elif isinstance(cache._write, int):
+            cache.valid[:, cache._write] = True
+        # position ids: one shared row when no row is padded, else one row per sequence
+        if not cache.has_padding:
+            positions = torch.arange(start, start + t, device=dev)
+        else:
+            real = padding_mask if padding_mask is not None else torch.ones(b, t, dtype=torch.bool, device=dev)
+            positions = cache.next_pos[:, None] + (real.long().cumsum(1) - 1).clamp(min=0)
+        cache.next_pos += t if padding_mask is None else padding_mask.sum(1)
+        # the mask: none when every key may be seen (decoding one token, or a fresh causal prefill)
+        n_keys = cache._read
+        mask = None
+        if cache.has_padding:
+            if isinstance(cache._write, int):  # rolling: one query, any valid slot
+                mask = cache.valid[:, None, None, :]
+            else:
+                allowed = causal_mask(t, n_keys, device=dev)
+                own = torch.arange(n_keys, device=dev)[None, :] == torch.arange(start, start + t, device=dev)[:, None]
+                # a padding query sees itself only, so no row of the mask is empty
+                mask = allowed & (cache.valid[:, None, None, :n_keys] | own)
+        elif t > 1 and start > 0:
+            mask = causal_mask(t, n_keys, device=dev)
+        rope = None
+        if self.config.pos == "rope":
+            # a row's position never exceeds the number of tokens fed so far
+            rope = self._rope_tables(positions, need=start + t)
+        if self.training:  # dropout and hooks: go through the modules
+            x = self._embed(idx, positions)
+            for i, block in enumerate(self.blocks):
+                x = block(x, rope=rope, mask=mask, cache=cache, layer=i)
+            cache.advance(t)
+            return self.head(self.norm_f(x[:, -1:, :] if last_only else x))
+        # inference: the same computation as the modules, without their per-call overhead
+        # (a decoding step of a small model is mostly Python overhead otherwise)
+        if cache.plan is None or cache.plan[0] is not self:
+            cache.plan = (self, self._inference_plan())
+        layers, norm_f = cache.plan[1]
+        x = self._embed(idx, positions)
+        h = self.config.n_head
+        for i, (n1, wqkv, bqkv, wo, bo, fast, n2, w1, b1, w2, b2, approx) in enumerate(layers):
+            q, k, v = qkv_heads(F.linear(_norm(x, n1), wqkv, bqkv), h, rope)
+            k, v = cache.update(i, k, v)
+            if fast:
+                causal = mask is None and q.size(2) == k.size(2) and t > 1
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+            else:
+                y = scaled_dot_product_attention(q, k, v, causal=mask is None, mask=mask)
+            x = x + F.linear(merge_heads(y), wo, bo)
+            x = x + F.linear(F.gelu(F.linear(_norm(x, n2), w1, b1), approximate=approx), w2, b2)
+        cache.advance(t)
+        return F.linear(_norm(x[:, -1:, :] if last_only else x, norm_f), self.head.weight)
+
+    def _inference_plan(self):
+        """Every layer's weights as plain tensors, for :meth:`forward_cached`'s fast path."""
+        def norm(n):
+            return (n.weight, getattr(n, "bias", None), n.eps, isinstance(n, RMSNorm))
+
+        layers = []
+        for b in self.blocks:
+            a, m = b.attn, b.mlp
+            layers.append((norm(b.norm1), a.qkv.weight, a.qkv.bias, a.proj.weight, a.proj.bias,
+                           a.fast, norm(b.norm2), m.fc.weight, m.fc.bias, m.proj.weight,
+                           m.proj.bias, m.approximate))
+        return layers, norm(self.norm_f)
 
     @torch.no_grad()
     def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
@@ -454,36 +603,21 @@ class GPT(nn.Module):
     ) -> torch.Tensor:
         """Append ``max_new_tokens`` sampled tokens to ``idx`` ``(B, T)``; returns ``(B, T + n)``.
 
-        Each step runs the whole (cropped) context again; chapter 5 adds a KV cache.
         ``temperature`` divides the logits (0 means greedy: always the most likely token);
         ``top_k`` keeps only the k most likely tokens; ``generator`` makes sampling repeatable.
+        A thin wrapper over :func:`minillm.generate.generate` (chapter 5: a KV cache, more
+        sampling controls, stop conditions, log-probabilities), which generates past the
+        context with a sliding window (``overflow="slide"``).
         """
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"top_k must be a positive int or None, got {top_k!r}")
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        from .generate import generate
+
         self._check_ids(idx, "idx")
-        was_training = self.training
-        self.eval()
-        try:
-            for _ in range(max_new_tokens):
-                logits, _ = self(idx[:, -self.config.block_size:], last_only=True)
-                logits = logits[:, -1, :].float()  # (B, V)
-                if temperature == 0:
-                    nxt = logits.argmax(dim=-1, keepdim=True)
-                else:
-                    logits = logits / temperature
-                    if top_k is not None and top_k < logits.size(-1):
-                        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
-                        logits = logits.masked_fill(logits < kth, float("-inf"))
-                    probs = torch.softmax(logits, dim=-1)
-                    nxt = torch.multinomial(probs, 1, generator=generator)
-                idx = torch.cat([idx, nxt.to(idx.dtype)], dim=1)
-        finally:
-            self.train(was_training)
-        return idx
+        if idx.size(0) == 0 or idx.size(1) == 0:
+            raise ValueError(f"idx has shape {tuple(idx.shape)}; it needs at least one token per row")
+        out = generate(self, idx, max_new_tokens=max_new_tokens, temperature=temperature,
+                       top_k=top_k, generator=generator, overflow="slide", truncate_prompt=True)
+        new = torch.tensor(out.ids, dtype=idx.dtype, device=idx.device).view(idx.size(0), -1)
+        return torch.cat([idx, new], dim=1)
 
     # -- the two files --
 
@@ -625,6 +759,68 @@ class GPT(nn.Module):
         model = cls(config)
         model.load_tensors(tensors, source=str(weights_path))
         return model if device is None else model.to(device)
+
+
+    def save_hf(self, folder, tokenizer=None) -> Path:
+        """Write this model as a Hugging Face ``GPT2LMHeadModel`` folder (chapter 5).
+
+        ``config.json`` and ``model.safetensors`` in Hugging Face's names and layout (its
+        ``Conv1D`` layers keep weights as ``(in, out)``, so the linear weights are transposed), and
+        ``tokenizer.json`` when a ``tokenizer`` is given. ``transformers`` then loads it offline with
+        ``GPT2LMHeadModel.from_pretrained(folder)``, and :meth:`from_hf_gpt2` reads it back. Only
+        GPT-2's architecture can be written: learned positions, LayerNorm, tanh GELU, biases; any
+        other setting raises an error naming it.
+        """
+        from safetensors.torch import save as st_save
+
+        c = self.config
+        wrong = {
+            "pos": (c.pos, "learned"), "norm": (c.norm, "layernorm"), "gelu": (c.gelu, "tanh"),
+            "bias": (c.bias, True),
+        }
+        bad = [f"{k}={have!r} (GPT-2 has {k}={want!r})" for k, (have, want) in wrong.items() if have != want]
+        if bad:
+            raise ValueError(
+                "save_hf writes GPT-2's architecture only; this model's config differs: " + ", ".join(bad)
+                + ". Train a model with those settings to export it, or keep minillm's own format (save)."
+            )
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        inverse = {v: k for k, v in _HF_RENAMES.items()}
+        block_inverse = {v: k for k, v in _HF_BLOCK.items()}
+        tensors = {}
+        for name, t in self.state_dict().items():
+            if name == "head.weight" and c.tie_weights:
+                continue
+            if name in inverse:
+                hf = inverse[name]
+            else:  # blocks.3.mlp.fc.weight -> h.3.mlp.c_fc.weight
+                _, layer, *module, leaf = name.split(".")
+                hf = f"h.{layer}.{block_inverse['.'.join(module)]}.{leaf}"
+            t = t.detach().float().cpu()
+            if name.endswith(_HF_TRANSPOSED):
+                t = t.t()
+            tensors[hf if hf == "lm_head.weight" else f"transformer.{hf}"] = t.contiguous()
+        hf_config = {
+            "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+            "vocab_size": c.vocab_size, "n_positions": c.block_size, "n_ctx": c.block_size,
+            "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head,
+            "n_inner": c.mlp_ratio * c.n_embd, "activation_function": "gelu_new",
+            "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0,
+            "layer_norm_epsilon": c.norm_eps, "initializer_range": 0.02,
+            "scale_attn_weights": True, "tie_word_embeddings": c.tie_weights, "use_cache": True,
+        }
+        specials = getattr(tokenizer, "special_tokens", {}) or {}
+        if "<|endoftext|>" in specials:
+            hf_config["bos_token_id"] = hf_config["eos_token_id"] = specials["<|endoftext|>"]
+        with atomic_write(folder / "model.safetensors") as f:
+            f.write(st_save(tensors, metadata={"format": "pt"}))
+        with atomic_write(folder / "config.json", "w") as f:
+            json.dump(hf_config, f, indent=2)
+            f.write("\n")
+        if tokenizer is not None:
+            tokenizer.save(folder / "tokenizer.json")
+        return folder
 
 
 # --- GPT-2's real weights ---------------------------------------------------------------------
