@@ -198,10 +198,11 @@ def _check_resume(args, out: Path, run_file: Path) -> dict:
     if given:
         if finished:
             raise ValueError(
-                f"the run in {out} is complete ({state['step']} of {state['total_steps']} steps), so "
-                f"{' '.join(given)} cannot extend it: its learning rate has already decayed to the end "
-                f"of its schedule. To train for longer, start a new run with more steps: `minillm "
-                f"pretrain --out NEW_FOLDER --steps N` (or add --overwrite to replace this one)")
+                f"the run in {out} is complete ({state['step']} of {state['total_steps']} steps); "
+                f"--resume continues an interrupted run with its own settings, so {' '.join(given)} "
+                "cannot change or extend it (its learning rate has already decayed to the end of its "
+                "schedule). To train for longer, start a new run with more steps: `minillm pretrain "
+                "--out NEW_FOLDER --steps N` (or add --overwrite to replace this one)")
         raise ValueError(f"--resume continues the run in {out} with the settings in its run.json; "
                          f"{' '.join(given)} cannot change them. Leave them out, or start a new run "
                          "in another --out (or with --overwrite)")
@@ -226,7 +227,7 @@ def run_pretrain(args) -> Path:
     import torch.distributed as dist
 
     from .data import SIZES, encode
-    from .model import GPT, GPTConfig
+    from .model import GPT, GPTConfig, check_model_memory
     from .tokenizer import SPECIAL_TOKENS, BPETokenizer
     from .train import TrainConfig, Trainer, setup_distributed
     from .utils import (
@@ -288,7 +289,7 @@ def run_pretrain(args) -> Path:
                "model": model_spec, "train": train_cfg}
     try:  # settings (a damaged run.json, or a model too large for this machine) fail before the data
         spec = dict(run["model"])
-        GPTConfig.preset(spec.pop("preset"), vocab_size=run["vocab_size"], **spec)
+        check_model_memory(GPTConfig.preset(spec.pop("preset"), vocab_size=run["vocab_size"], **spec))
         TrainConfig(**dict(run["train"], out_dir=str(out), progress=not args.quiet))
     except (TypeError, ValueError) as exc:
         where = f"{run_file}: " if args.resume else ""

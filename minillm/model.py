@@ -165,6 +165,13 @@ def estimate_params(c: GPTConfig) -> int:
     return n
 
 
+def check_model_memory(c: GPTConfig) -> None:
+    """Refuse, before allocating, a GPT whose float32 weights would not fit in this machine's memory."""
+    n = estimate_params(c)
+    check_memory(4 * n, f"a GPT with vocab_size={c.vocab_size}, block_size={c.block_size}, "
+                 f"n_layer={c.n_layer}, n_embd={c.n_embd} ({n:,} float32 parameters)")
+
+
 # --- 2. the parts of a block ------------------------------------------------------------------
 
 
@@ -253,9 +260,7 @@ class GPT(nn.Module):
             raise TypeError(f"GPT needs a GPTConfig, got {type(config).__name__}")
         self.config = config
         c = config
-        check_memory(4 * estimate_params(c), f"a GPT with vocab_size={c.vocab_size}, block_size="
-                     f"{c.block_size}, n_layer={c.n_layer}, n_embd={c.n_embd} ({estimate_params(c):,} "
-                     "float32 parameters)")
+        check_model_memory(c)
         self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
         if c.pos == "learned":
             self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
@@ -568,8 +573,9 @@ class GPT(nn.Module):
                     f"{p} not found; a saved model folder holds {CONFIG_FILE} and {WEIGHTS_FILE} "
                     "(written by GPT.save)"
                 )
+        data = _read_json(config_path)
         try:
-            config = GPTConfig.from_dict(_read_json(config_path))
+            config = GPTConfig.from_dict(data)
         except ValueError as exc:  # name the file: the field alone does not say where it came from
             raise type(exc)(f"{config_path}: {exc}") from None
         if device is not None:

@@ -485,6 +485,8 @@ class BPETokenizer(Tokenizer):
         run :func:`learn_merges`. If the text runs out of pairs early, the vocabulary ends up
         smaller and a warning says so.
         """
+        if not isinstance(text, str) and not hasattr(text, "__iter__"):
+            raise TypeError(f"text must be a str or a list of str, got {type(text).__name__}")
         docs = [text] if isinstance(text, str) else list(text)
         for k, d in enumerate(docs):
             _check_text(d, "text" if isinstance(text, str) else f"document {k} of the training text")

@@ -381,6 +381,15 @@ class Trainer:
         self.val_data = None if val_tokens is None else RandomWindows(
             val_tokens, self.block_size, self.cfg.batch_size, 1, self.cfg.seed,
             what="the validation tokens")
+        vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+        for what, data in (("train_tokens", self.train_data), ("val_tokens", self.val_data)):
+            if data is None or not isinstance(vocab, int):
+                continue
+            lo, hi = int(data.tokens.min()), int(data.tokens.max())
+            if lo < 0 or hi >= vocab:
+                raise ValueError(f"{what} hold token id {lo if lo < 0 else hi}, outside the model's "
+                                 f"vocabulary (vocab_size={vocab}, ids 0..{vocab - 1}); encode with the "
+                                 "tokenizer the model was built for")
         self._eval_sets = self._fixed_eval_windows()
         self.callbacks = [cb if hasattr(cb, "on_eval") or hasattr(cb, "on_step")
                           or hasattr(cb, "on_end") else _EvalCallback(cb) for cb in callbacks or []]
