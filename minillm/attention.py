@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .utils import InputTypeError, check_float, check_int, check_memory
+
 # --- 1. scaled dot-product attention ---------------------------------------------------------
 
 
@@ -37,7 +39,10 @@ def causal_mask(t_query: int, t_key: int | None = None, device=None) -> torch.Te
     more keys than queries (the queries are the *last* ``t_query`` tokens, as with a KV cache),
     the mask is aligned to the bottom right: the last query sees every key.
     """
+    check_int("t_query", t_query, 0)
+    check_int("t_key", t_key, 0, allow_none=True)
     t_key = t_query if t_key is None else t_key
+    check_memory(t_query * t_key, f"causal_mask({t_query}, {t_key})", device=device)
     return torch.ones(t_query, t_key, dtype=torch.bool, device=device).tril(diagonal=t_key - t_query)
 
 
@@ -81,6 +86,19 @@ def scaled_dot_product_attention(
     - ``mask``: any extra boolean mask that broadcasts to ``(..., Tq, Tk)``, True = allowed.
     - A query row with no allowed key gets all-zero weights (and a zero output), not NaN.
     """
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, torch.Tensor):
+            raise InputTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        if x.dim() < 2:
+            raise ValueError(f"{name} must have shape (..., T, D), got {tuple(x.shape)}")
+    if q.size(-1) != k.size(-1):
+        raise ValueError(f"q and k must have the same last dimension D (a query is compared with each "
+                         f"key), got q {tuple(q.shape)} and k {tuple(k.shape)}")
+    if k.size(-2) != v.size(-2):
+        raise ValueError(f"k and v must have the same number of tokens (one value per key), got k "
+                         f"{tuple(k.shape)} and v {tuple(v.shape)}")
+    check_float("dropout_p", dropout_p, 0.0, 1.0, exclusive_maximum=True)
+    check_float("scale", scale, allow_none=True)
     d = q.size(-1)
     scale = 1.0 / math.sqrt(d) if scale is None else scale
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., Tq, Tk)
@@ -118,6 +136,9 @@ def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
 
     A view plus a transpose: no data is copied.
     """
+    check_int("n_head", n_head, 1)
+    if not isinstance(x, torch.Tensor) or x.dim() != 3:
+        raise ValueError(f"x must be a tensor of shape (B, T, C), got {getattr(x, 'shape', type(x).__name__)}")
     b, t, c = x.shape
     if c % n_head:
         raise ValueError(f"the embedding size {c} is not divisible by n_head={n_head}")
@@ -175,6 +196,10 @@ class MultiHeadAttention(nn.Module):
         fast: bool = True,
     ):
         super().__init__()
+        check_int("n_embd", n_embd, 1)
+        check_int("n_head", n_head, 1)
+        check_float("dropout", dropout, 0.0, 1.0, exclusive_maximum=True)
+        check_memory(4 * 4 * n_embd * n_embd, f"MultiHeadAttention(n_embd={n_embd})")
         if n_embd % n_head:
             raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
         self.n_embd, self.n_head = n_embd, n_head
@@ -207,6 +232,9 @@ class MultiHeadAttention(nn.Module):
         into its slot ``layer`` and the queries attend to every key stored so far. Without a
         ``mask``, the queries are taken to be the last ``T`` positions (bottom-right causal).
         """
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.size(-1) != self.n_embd:
+            raise ValueError(f"x must be a tensor of shape (B, T, {self.n_embd}) (n_embd={self.n_embd}), "
+                             f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
         q, k, v = qkv_heads(self.qkv(x), self.n_head, rope)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # every key and value so far, (B, H, T_key, D)
@@ -347,6 +375,10 @@ def sinusoidal_positions(t: int, c: int, base: float = 10000.0, device=None) -> 
     Channel pair ``(2i, 2i+1)`` holds ``sin`` and ``cos`` of ``pos / base**(2i / c)``: fast waves
     in the first channels, slow ones in the last, so every position gets a distinct pattern.
     """
+    check_int("t", t, 0)
+    check_int("c", c, 1)
+    check_float("base", base, 1.0, exclusive_minimum=True)
+    check_memory(3 * 4 * t * c, f"sinusoidal_positions({t}, {c})", device=device)
     pos = torch.arange(t, dtype=torch.float32, device=device)[:, None]  # (t, 1)
     i = torch.arange(0, c, 2, dtype=torch.float32, device=device)  # (ceil(c/2),)
     angles = pos / base ** (i / c)  # (t, ceil(c/2))
@@ -366,8 +398,12 @@ def rope_cos_sin(
     pairs ``(x[i], x[i + D/2])`` and rotates pair ``i`` of the token at position ``m`` by the
     angle ``m * base**(-2i / D)``. ``head_dim`` must be even.
     """
+    check_int("t", t, 0)
+    check_int("head_dim", head_dim, 1)
+    check_float("base", base, 1.0, exclusive_minimum=True)
     if head_dim % 2:
         raise ValueError(f"RoPE needs an even head dimension, got {head_dim}; change n_embd or n_head")
+    check_memory(4 * 4 * t * head_dim, f"rope_cos_sin({t}, {head_dim})", device=device)
     inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float32, device=device) / head_dim)
     angles = torch.arange(t, dtype=torch.float32, device=device)[:, None] * inv_freq  # (t, D/2)
     angles = torch.cat([angles, angles], dim=-1)  # (t, D): pair i uses channels i and i + D/2

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .utils import atomic_write
+from .utils import InputTypeError, atomic_write, check_float, check_int, check_memory
 
 
 class BigramModel:
@@ -26,10 +26,17 @@ class BigramModel:
     """
 
     def __init__(self, vocab: list[str], counts: torch.Tensor | None = None, smoothing: float = 1.0):
+        if isinstance(vocab, str) or not isinstance(vocab, (list, tuple)):
+            raise InputTypeError(f"vocab must be a list of characters, got {type(vocab).__name__}")
+        bad = next((c for c in vocab if not isinstance(c, str) or len(c) != 1), None)
+        if bad is not None:
+            raise ValueError(f"vocab must hold single characters, got {bad!r}")
         if len(set(vocab)) != len(vocab) or not vocab:
             raise ValueError("vocab must be a non-empty list of distinct characters")
-        if smoothing < 0:
-            raise ValueError(f"smoothing must be >= 0, got {smoothing}")
+        check_float("smoothing", smoothing, 0.0)
+        if counts is not None and not isinstance(counts, torch.Tensor):
+            raise InputTypeError(f"counts must be a torch.Tensor of shape (V, V) or None, got {type(counts).__name__}")
+        check_memory(3 * 8 * len(vocab) ** 2, f"a bigram table for {len(vocab):,} characters")
         self.vocab = list(vocab)
         self.stoi = {ch: i for i, ch in enumerate(self.vocab)}
         V = len(self.vocab)
@@ -44,6 +51,8 @@ class BigramModel:
     @classmethod
     def fit(cls, text: str, smoothing: float = 1.0) -> BigramModel:
         """Count every adjacent pair of characters in ``text``. Takes well under a second for 1 MB."""
+        if not isinstance(text, str):
+            raise InputTypeError(f"text must be a str, got {type(text).__name__}")
         if len(text) < 2:
             raise ValueError("text must hold at least two characters to count a single pair")
         model = cls(sorted(set(text)), smoothing=smoothing)
@@ -62,6 +71,8 @@ class BigramModel:
 
     def encode(self, text: str) -> torch.Tensor:
         """Characters to ids, shape ``(len(text),)``; unknown characters raise a ValueError."""
+        if not isinstance(text, str):
+            raise InputTypeError(f"text must be a str, got {type(text).__name__}")
         try:
             return torch.tensor([self.stoi[ch] for ch in text], dtype=torch.long)
         except KeyError as exc:
@@ -93,10 +104,14 @@ class BigramModel:
         ``temperature`` divides the log-probabilities: below 1 sharpens, above 1 flattens,
         and 0 always takes the most likely character (greedy).
         """
+        if not isinstance(prompt, str):
+            raise InputTypeError(f"prompt must be a str, got {type(prompt).__name__}")
         if not prompt:
             raise ValueError("prompt must hold at least one character (the model needs a current character)")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        check_int("n", n, 0)
+        check_float("temperature", temperature, 0.0)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise InputTypeError(f"generator must be a torch.Generator or None, got {generator!r}")
         logp = self.probs.log()
         no_next = torch.isnan(logp[:, 0]).tolist()  # rows of zero counts with smoothing 0 are 0/0
         ids = self.encode(prompt).tolist()
@@ -153,10 +168,14 @@ class BigramModel:
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"{folder / name} is missing; a bigram model folder holds config.json and model.safetensors")
         try:
-            config = json.loads((folder / "config.json").read_text())
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             vocab, smoothing = config["vocab"], config["smoothing"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{folder / 'config.json'} is not a bigram config ({exc}); re-save the model") from exc
+        try:
+            cls(vocab, None, smoothing)  # field types and values, before reading the weights
+        except ValueError as exc:
+            raise ValueError(f"{folder / 'config.json'}: {exc}; the file is damaged, re-save the model") from None
         try:
             counts = load_file(folder / "model.safetensors")["counts"]
         except (SafetensorError, KeyError, OSError) as exc:

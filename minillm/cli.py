@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from . import __version__
+from .utils import nonnegative_float, nonnegative_int, positive_float, positive_int
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake in the arguments is one line on stderr (and exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="minillm",
         description="minillm: build a language model on your laptop. "
         "The course lives in chapters/ (run `make lab`); these commands use the package directly.",
@@ -29,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--check", action="store_true", help="only report notebooks that are out of date")
     ex.add_argument("--solutions", default="solutions", help="folder of solution notebooks")
     ex.add_argument("--exercises", default="exercises", help="folder to write exercises into")
+    ex.add_argument("--force", action="store_true",
+                    help="also overwrite exercise notebooks that a learner has edited (their answers "
+                    "are lost); without it those are skipped and listed")
     ex.set_defaults(func=_exercises)
 
     readme = sub.add_parser("readme", help="rewrite the README's course map from book.yml")
@@ -95,36 +107,45 @@ def _add_pretrain(sub) -> None:
         "TinyWorld recipe. Under torchrun it trains on all processes with DDP.",
         epilog=PRETRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="output folder (model, tokenizer, checkpoints)")
-    p.add_argument("--corpus", default="tinyworld",
+    p.add_argument("--corpus", default=None,
                    help="tinyworld (default), pydoc, tinyshakespeare (downloaded once), "
                    "or the path of a UTF-8 .txt file (last 10%% used for validation)")
-    p.add_argument("--size", default="small", help="TinyWorld size: tiny, small (default), default")
-    p.add_argument("--vocab-size", type=int, default=None, help="BPE vocabulary size (default 1024)")
+    p.add_argument("--size", default=None, help="TinyWorld size: tiny, small (default), default")
+    p.add_argument("--vocab-size", type=positive_int, default=None, help="BPE vocabulary size (default 1024)")
     p.add_argument("--preset", default=None,
                    help="GPTConfig preset: tiny, small, medium, gpt2 (default: the chapter's model)")
-    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the recipe's)")
-    p.add_argument("--minutes", type=float, default=None,
+    p.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: the recipe's)")
+    p.add_argument("--minutes", type=positive_float, default=None,
                    help="train for this long; with no --steps the steps are chosen to fit")
-    p.add_argument("--batch-size", type=int, default=None, help="sequences per step and process")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="sequences per step and process")
+    p.add_argument("--lr", type=positive_float, default=None, help="peak learning rate")
+    p.add_argument("--checkpoint-every", type=nonnegative_int, default=100,
+                   help="steps between checkpoints (0: only at the end)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint (its settings are reused)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in --out (its model, tokenizer and checkpoint are "
+                   "deleted); without it a folder that holds a run is refused")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU: faster)")
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=nonnegative_int, default=None, help="random seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_pretrain)
 
 
 def _add_sampling_flags(p, temperature: float) -> None:
-    p.add_argument("--max-new-tokens", type=int, default=120, help="most tokens to add")
-    p.add_argument("--temperature", type=float, default=temperature, help="0 = greedy; higher = more random")
-    p.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest tokens only")
-    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling: keep tokens up to this probability mass")
-    p.add_argument("--min-p", type=float, default=None, help="drop tokens below min-p x the top token's probability")
-    p.add_argument("--repetition-penalty", type=float, default=None, help="> 1 discourages repeated tokens (1.2 is mild)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same text)")
+    p.add_argument("--max-new-tokens", type=positive_int, default=120, help="most tokens to add")
+    p.add_argument("--temperature", type=nonnegative_float, default=temperature,
+                   help="0 = greedy; higher = more random")
+    p.add_argument("--top-k", type=positive_int, default=None,
+                   help="sample among the k likeliest tokens only (default: no limit)")
+    p.add_argument("--top-p", type=positive_float, default=None,
+                   help="nucleus sampling: keep tokens up to this probability mass, in (0, 1]")
+    p.add_argument("--min-p", type=nonnegative_float, default=None,
+                   help="drop tokens below min-p x the top token's probability")
+    p.add_argument("--repetition-penalty", type=positive_float, default=None,
+                   help="> 1 discourages repeated tokens (1.2 is mild)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="random seed (same seed, same text)")
 
 
 def _add_generate(sub) -> None:
@@ -139,7 +160,7 @@ def _add_generate(sub) -> None:
     p.add_argument("--prompt", default="Once upon a time", help="text to continue")
     _add_sampling_flags(p, temperature=0.8)
     p.add_argument("--stop", action="append", default=None, help="stop at this text (repeatable)")
-    p.add_argument("--num-samples", type=int, default=1, help="how many continuations")
+    p.add_argument("--num-samples", type=positive_int, default=1, help="how many continuations")
     p.set_defaults(func=_generate)
 
     c = sub.add_parser(
@@ -164,8 +185,8 @@ def _load_named(name):
         model, tokenizer = pretrained(name)
         return model, tokenizer, model_dir(name)
     if not Path(name).is_dir():
-        raise FileNotFoundError(f"{name} is not a model folder (nor a course model's name: "
-                                f"{', '.join(sorted(MODELS))})")
+        raise FileNotFoundError(f"{name} not found: it is neither a model folder nor a course "
+                                f"model's name ({', '.join(sorted(MODELS))})")
     model, tokenizer = load_model_dir(name)
     return model, tokenizer, Path(name)
 
@@ -180,50 +201,151 @@ def _pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+RUN_FILES = ("model.safetensors", "config.json", "tokenizer.json", "run.json", "checkpoint.pt")
+"""The files of a ``minillm pretrain`` run; a folder holding any of them holds a run."""
+
+
 def _run_text(spec: dict):
     """Train and validation text for a run's corpus setting (TinyWorld, a named corpus, a file)."""
-    from .data import corpus, load_corpus
+    from .data import DownloadError, corpus, load_corpus
 
     name = spec["name"]
     if name == "tinyworld":
         c = corpus("tinyworld", size=spec.get("size", "small"), seed=spec.get("seed", 0))
         return c.train, c.val
-    if name in ("pydoc", "tinyshakespeare"):
-        c = load_corpus(name)
+    if name in ("pydoc", "tinyshakespeare", "tinystories"):
+        try:
+            c = load_corpus(name)
+        except DownloadError as exc:
+            raise DownloadError(f"--corpus {name} needs the network the first time: {exc} Or pass "
+                                "the downloaded file's path as --corpus PATH.") from None
         return c.train, c.val
     path = Path(name)
+    if path.is_dir():
+        raise IsADirectoryError(f"--corpus {name!r} is a folder; give the path of one UTF-8 text file")
     if not path.is_file():
-        raise FileNotFoundError(f"--corpus {name!r} is neither tinyworld, pydoc, tinyshakespeare "
-                                "nor an existing text file")
-    text = path.read_text(encoding="utf-8")
+        raise FileNotFoundError(f"--corpus {name!r} is neither tinyworld, pydoc, tinyshakespeare, "
+                                "tinystories nor an existing text file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"--corpus {name!r} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                         "give a plain text file, or convert it with iconv") from None
+    if not text.strip():
+        raise ValueError(f"--corpus {name!r} is empty; give a text file with something to learn from")
     cut = int(0.9 * len(text))
     return text[:cut], text[cut:]
 
 
+def _read_run(run_file: Path) -> dict:
+    """``run.json`` of a pretraining run, checked field by field (the message names the field)."""
+    from .utils import read_json
+
+    run = read_json(run_file, dict, "a minillm run.json (written by `minillm pretrain`)")
+    fields = {"corpus": dict, "vocab_size": int, "tokenizer_chars": int, "model": dict, "train": dict}
+    for key, typ in fields.items():
+        if key not in run:
+            raise ValueError(f"{run_file}: the field {key!r} is missing; the file is damaged. Start "
+                             "again with --overwrite (the run cannot be resumed)")
+        value = run[key]
+        if isinstance(value, bool) or not isinstance(value, typ):
+            raise ValueError(f"{run_file}: the field {key!r} is {value!r}, expected a JSON "
+                             f"{'object' if typ is dict else 'integer'}; the file is damaged")
+    if not isinstance(run["corpus"].get("name"), str):
+        raise ValueError(f"{run_file}: corpus.name is {run['corpus'].get('name')!r}, expected a string")
+    if not isinstance(run["model"].get("preset"), str):
+        raise ValueError(f"{run_file}: model.preset is {run['model'].get('preset')!r}, expected a "
+                         "preset name such as 'tiny'")
+    return run
+
+
+def _check_resume(args, out: Path, run_file: Path) -> dict:
+    """The run to resume, or a clear refusal: no run, settings given, finished, no checkpoint."""
+    from .train import CHECKPOINT, load_checkpoint
+
+    if not run_file.exists():
+        raise FileNotFoundError(f"{run_file} not found; --resume continues a run that "
+                                f"`minillm pretrain --out {out}` started")
+    run = _read_run(run_file)
+    given = [flag for flag, value in (
+        ("--steps", args.steps), ("--minutes", args.minutes), ("--batch-size", args.batch_size),
+        ("--lr", args.lr), ("--preset", args.preset), ("--vocab-size", args.vocab_size),
+        ("--corpus", args.corpus), ("--size", args.size), ("--seed", args.seed))
+        if value is not None]
+    ckpt = out / CHECKPOINT
+    state = load_checkpoint(ckpt) if ckpt.exists() else None
+    finished = state is not None and state["total_steps"] is not None and state["step"] >= state["total_steps"]
+    if given:
+        if finished:
+            raise ValueError(
+                f"the run in {out} is complete ({state['step']} of {state['total_steps']} steps); "
+                f"--resume continues an interrupted run with its own settings, so {' '.join(given)} "
+                "cannot change or extend it (its learning rate has already decayed to the end of its "
+                "schedule). To train for longer, start a new run with more steps: `minillm pretrain "
+                "--out NEW_FOLDER --steps N` (or add --overwrite to replace this one)")
+        raise ValueError(f"--resume continues the run in {out} with the settings in its run.json; "
+                         f"{' '.join(given)} cannot change them. Leave them out, or start a new run "
+                         "in another --out (or with --overwrite)")
+    if state is None:
+        done = (out / "model.safetensors").exists()
+        raise FileNotFoundError(
+            f"{ckpt} not found, so the run in {out} cannot continue"
+            + ("; it finished and its model is in model.safetensors (use `minillm generate "
+               f"{out}`). To train again, add --overwrite or choose another --out" if done else
+               "; it stopped before its first checkpoint: start it again with --overwrite"))
+    return run
+
+
 def run_pretrain(args) -> Path:
-    """What ``minillm pretrain`` does with its parsed arguments; returns the output folder."""
+    """What ``minillm pretrain`` does with its parsed arguments; returns the output folder.
+
+    Refuses, before any work: an ``--out`` that is a file or not writable, a folder that already
+    holds a run (unless ``--resume`` or ``--overwrite``), settings given with ``--resume``, an
+    unknown preset, size or device, and a model too large for the machine.
+    """
 
     import torch.distributed as dist
 
-    from .data import encode
-    from .model import GPT, GPTConfig
-    from .tokenizer import BPETokenizer
-    from .train import CHECKPOINT, TrainConfig, Trainer, setup_distributed
-    from .utils import atomic_write, seed_everything
+    from .data import SIZES, encode
+    from .model import GPT, GPTConfig, check_model_memory
+    from .tokenizer import SPECIAL_TOKENS, BPETokenizer
+    from .train import TrainConfig, Trainer, setup_distributed
+    from .utils import (
+        atomic_write,
+        check_output_dir,
+        device,
+        remove_stale_temporaries,
+        seed_everything,
+    )
     from .zoo import MODELS, recipe_config
 
-    out = Path(args.out)
+    overwrite = getattr(args, "overwrite", False)
+    out = check_output_dir(args.out, "--out")
+    if args.resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: --resume continues the run "
+                         f"in {out}, --overwrite replaces it; choose one")
+    if args.device:
+        device(args.device)  # a device that is not there is refused before any work
     rank, world, _ = setup_distributed()
     run_file = out / "run.json"
+    existing = [f for f in RUN_FILES if (out / f).exists()]
     if args.resume:
-        if not run_file.exists():
-            raise FileNotFoundError(f"{run_file} not found; --resume continues a run that "
-                                    f"`minillm pretrain --out {out}` started")
-        run = json.loads(run_file.read_text(encoding="utf-8"))
+        run = _check_resume(args, out, run_file)
     else:
-        if (out / CHECKPOINT).exists():
-            raise ValueError(f"{out} already holds a run (checkpoint.pt); add --resume to continue "
-                             "it, or choose another --out")
+        if existing and not overwrite:
+            raise FileExistsError(
+                f"{out} already holds a run ({', '.join(existing)}); add --resume to continue it, "
+                "--overwrite to replace it, or choose another --out")
+        if args.preset is not None and args.preset not in GPTConfig.PRESETS:
+            raise ValueError(f"--preset {args.preset!r} is not one of {', '.join(GPTConfig.PRESETS)}")
+        if args.size is not None and (args.corpus or "tinyworld") != "tinyworld":
+            raise ValueError(f"--size applies only to --corpus tinyworld, not to {args.corpus!r}; leave it out")
+        if args.size is not None and args.size not in SIZES:
+            raise ValueError(f"--size {args.size!r} is not one of {', '.join(SIZES)}")
+        n_special = len(SPECIAL_TOKENS)
+        if args.vocab_size is not None and args.vocab_size < 256 + n_special:
+            raise ValueError(f"--vocab-size {args.vocab_size} is too small: the 256 byte tokens and "
+                             f"{n_special} special tokens come first, so it must be at least {256 + n_special}")
         recipe = MODELS["tinyworld"].recipe
         cfg = recipe_config(recipe)
         train_cfg = cfg.to_dict()
@@ -237,13 +359,21 @@ def run_pretrain(args) -> Path:
             train_cfg["batch_size"] = args.batch_size
         if args.lr is not None:
             train_cfg.update(lr=args.lr, min_lr=args.lr / 10)
-        train_cfg.update(seed=args.seed, checkpoint_every=args.checkpoint_every,
+        seed = args.seed if args.seed is not None else 0
+        train_cfg.update(seed=seed, checkpoint_every=args.checkpoint_every,
                          compile=args.compile, out_dir=str(out))
         model_spec = ({"preset": args.preset} if args.preset else dict(recipe["model"]))
-        run = {"corpus": {"name": args.corpus, "size": args.size, "seed": args.seed},
+        run = {"corpus": {"name": args.corpus or "tinyworld", "size": args.size or "small", "seed": seed},
                "vocab_size": args.vocab_size or recipe["tokenizer"]["vocab_size"],
                "tokenizer_chars": recipe["tokenizer"]["train_chars"],
                "model": model_spec, "train": train_cfg}
+    try:  # settings (a damaged run.json, or a model too large for this machine) fail before the data
+        spec = dict(run["model"])
+        check_model_memory(GPTConfig.preset(spec.pop("preset"), vocab_size=run["vocab_size"], **spec))
+        TrainConfig(**dict(run["train"], out_dir=str(out), progress=not args.quiet))
+    except (TypeError, ValueError) as exc:
+        where = f"{run_file}: " if args.resume else ""
+        raise ValueError(f"{where}{exc}") from None
     seed_everything(run["train"]["seed"])
     train_text, val_text = _run_text(run["corpus"])
     tok_file = out / "tokenizer.json"
@@ -256,7 +386,11 @@ def run_pretrain(args) -> Path:
     model = GPT(config)
     train_cfg = dict(run["train"], out_dir=str(out), progress=not args.quiet)
     cfg = TrainConfig(**train_cfg)
+    if rank == 0:
+        remove_stale_temporaries(out)  # interrupted atomic writes of an earlier start
     if rank == 0 and not args.resume:
+        for name in existing:  # --overwrite: the old run goes only now, when the new one starts
+            (out / name).unlink()
         out.mkdir(parents=True, exist_ok=True)
         tokenizer.save(tok_file)
         with atomic_write(run_file, "w") as f:
@@ -400,12 +534,17 @@ def _exercises(args: argparse.Namespace) -> int:
 
     manifest = Path(args.solutions).parent / "book.yml"
     numbers = exercise_numbers(load_book(manifest)) if manifest.is_file() else None
-    stale = generate_all(args.solutions, args.exercises, check=args.check, numbers=numbers)
+    skipped: list = []
+    stale = generate_all(args.solutions, args.exercises, check=args.check, numbers=numbers,
+                         force=args.force, skipped=skipped)
     if args.check and stale:
         print("out of date (run `make exercises`):", *stale, sep="\n  ")
         return 1
     for path in stale:
         print("wrote", path)
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}; your work in it is kept (rename it to keep a copy, then "
+              "run `python -m minillm exercises --force` to get the new version)")
     return 0
 
 
@@ -421,17 +560,37 @@ def _readme(args: argparse.Namespace) -> int:
     return 0
 
 
+USER_ERRORS = (ValueError, TypeError, OSError)
+"""What a user's mistake raises (bad values, wrong types, missing or unwritable files, no
+network: ``DownloadError`` is an ``OSError``). ``main`` prints these as one line."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``minillm`` command; returns the exit status.
+
+    A user's mistake (any of :data:`USER_ERRORS`, raised by the argument checks of the
+    subcommand or of the API it calls) becomes one line on stderr, ``minillm CMD: error: ...``,
+    and exit status 2; set ``MINILLM_DEBUG=1`` to see the traceback instead. Other exceptions
+    (bugs) keep their traceback. Ctrl-C prints one line and exits with 130.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    prog = f"{parser.prog} {args.command}"
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:
+        if os.environ.get("MINILLM_DEBUG"):
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"{prog}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        hint = " (continue with --resume)" if args.command == "pretrain" else ""
+        print(f"{prog}: interrupted{hint}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

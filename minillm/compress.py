@@ -25,6 +25,8 @@ import struct
 import numpy as np
 import torch
 
+from .utils import InputTypeError, check_int, check_memory
+
 PRECISION = 32
 _FULL = (1 << PRECISION) - 1
 _HALF = 1 << (PRECISION - 1)
@@ -40,7 +42,10 @@ def quantize(probs: np.ndarray, total: int = TOTAL) -> np.ndarray:
     Every token gets a count of at least 1 (so any token can be coded), the rest is shared in
     proportion to ``probs``. ``cum[s]`` to ``cum[s + 1]`` is token ``s``'s slice of the interval.
     """
+    check_int("total", total, 2)
     probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim < 1 or not np.all(np.isfinite(probs)) or (probs < 0).any():
+        raise ValueError("probs must be an array (..., V) of finite, non-negative probabilities")
     vocab = probs.shape[-1]
     if total - vocab < vocab:
         raise ValueError(f"total {total} is too small for a vocabulary of {vocab}; use a larger total")
@@ -154,7 +159,13 @@ def _step_counts(model, ctx: torch.Tensor, block: int) -> np.ndarray:
 
 def _id_list(ids, what: str) -> list[int]:
     """Token ids (a list, a numpy array or a 1-D tensor) as a non-empty list of ints."""
-    ids = [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+        raise InputTypeError(f"ids must be a list, array or 1-D tensor of token ids, got {type(ids).__name__}")
+    ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+    bad = next((i for i in ids if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer))), None)
+    if bad is not None:
+        raise InputTypeError(f"token ids must be ints, got {bad!r} ({type(bad).__name__})")
+    ids = [int(i) for i in ids]
     if not ids:
         raise ValueError(f"nothing to {what}: ids is empty")
     return ids
@@ -188,6 +199,8 @@ def compress(model, ids, start_token: int, rows: int = 16) -> bytes:
     (token count, rows, start token) so :func:`decompress` needs only the model.
     """
     ids = _id_list(ids, "compress")
+    check_int("start_token", start_token, 0)
+    check_int("rows", rows, 1)
     n = len(ids)
     vocab = getattr(getattr(model, "config", None), "vocab_size", None)
     if vocab is not None and (min(ids) < 0 or max(ids) >= vocab or not 0 <= start_token < vocab):
@@ -210,9 +223,16 @@ def compress(model, ids, start_token: int, rows: int = 16) -> bytes:
 
 def decompress(model, data: bytes) -> list[int]:
     """Recover the token ids from :func:`compress`'s bytes, using the same model."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InputTypeError(f"data must be the bytes that compress returned, got {type(data).__name__}")
     if len(data) < _HEADER.size:
         raise ValueError(f"{len(data)} bytes is too short to hold the {_HEADER.size}-byte header")
     n, rows, start_token = _HEADER.unpack_from(data)
+    vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+    if n == 0 or rows == 0 or (vocab is not None and start_token >= vocab):
+        raise ValueError(f"data's header (tokens {n}, rows {rows}, start token {start_token}) was not "
+                         "written by compress for this model; the data is damaged or from elsewhere")
+    check_memory(3 * 8 * n, f"decompressing {n:,} tokens (the count in data's header)")
     model.eval()
     block = _block_size(model)
     grid, lengths = _grid([0] * n, rows, start_token)  # the encoder's layout; ids filled in below
@@ -231,6 +251,8 @@ def ideal_bits(model, ids, start_token: int, rows: int = 16) -> float:
     """The information content ``sum(-log2 p)`` of ``ids`` under the model, with the same rows
     and contexts as :func:`compress`: the size an ideal coder would reach, in bits."""
     ids = _id_list(ids, "score")
+    check_int("start_token", start_token, 0)
+    check_int("rows", rows, 1)
     grid, lengths = _grid(ids, rows, start_token)
     model.eval()
     block = _block_size(model)

@@ -46,7 +46,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .utils import atomic_write, cache_dir
+from .utils import (
+    InputTypeError,
+    atomic_write,
+    cache_dir,
+    check_float,
+    check_int,
+    check_memory,
+    check_output_dir,
+)
 
 SIZES = {"tiny": 150_000, "small": 1_000_000, "default": 4_000_000}
 """Named corpus sizes in bytes (the text is cut at the first document past the size)."""
@@ -130,13 +138,17 @@ def _size_in_bytes(size) -> int:
             raise ValueError(f"size {size!r} is not one of {', '.join(SIZES)}; "
                              "pass one of those names or a number of bytes")
         return SIZES[size]
-    if isinstance(size, bool) or not isinstance(size, (int, float)) or size < 1:
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or not size >= 1 or size == float("inf"):
         raise ValueError(f"size must be one of {', '.join(map(repr, SIZES))} or a positive "
                          f"number of bytes, got {size!r}")
+    # the text, its documents and the two splits each hold a copy: about 4 bytes per byte asked
+    check_memory(4 * size, f"corpus('tinyworld', size={size!r})")
     return int(size)
 
 
 def _check_val_fraction(val_fraction: float) -> None:
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)):
+        raise InputTypeError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
 
@@ -172,6 +184,9 @@ def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fracti
 
     Results are cached in memory, so calling it again with the same arguments is free.
     """
+    if not isinstance(name, str):
+        raise InputTypeError(f"name must be a corpus name such as 'tinyworld', got {name!r}")
+    check_int("seed", seed, 0)
     if name != "tinyworld":
         if size != "default":
             raise ValueError(f"size={size!r} applies only to the generated 'tinyworld' corpus; "
@@ -181,11 +196,17 @@ def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fracti
         raise TypeError(f"corpus('tinyworld') got unexpected arguments: {', '.join(kwargs)}")
     nbytes = _size_in_bytes(size)
     _check_val_fraction(val_fraction)
+    if mixture is not None and not isinstance(mixture, dict):
+        raise InputTypeError(f"mixture must be a dict such as {{'story': 1.0}}, got {mixture!r}")
     mix = dict(MIXTURE if mixture is None else mixture)
+    for kind, share in mix.items():
+        check_float(f"mixture[{kind!r}]", share, 0.0)
     unknown = set(mix) - set(MIXTURE)
     if unknown or not mix or any(v < 0 for v in mix.values()) or sum(mix.values()) <= 0:
         raise ValueError(f"mixture must map some of {', '.join(MIXTURE)} to non-negative shares "
                          f"with a positive sum, got {mixture!r}")
+    check_int("canaries", canaries, 0)
+    check_int("canary_repeats", canary_repeats, 1)
     if not isinstance(canaries, int) or canaries < 0 or not isinstance(canary_repeats, int) or canary_repeats < 1:
         raise ValueError(f"canaries must be an int >= 0 and canary_repeats an int >= 1, "
                          f"got {canaries!r} and {canary_repeats!r}")
@@ -404,6 +425,14 @@ def load_corpus(name: str, *, path: str | os.PathLike | None = None, url: str | 
     - ``"tinystories"``: a sample of TinyStories (its validation file, about 19 MB), downloaded
       and checked like tinyshakespeare; one document per story, split by document.
     """
+    if not isinstance(name, str):
+        raise InputTypeError(f"name must be a corpus name such as 'pydoc', got {name!r}")
+    if name not in SOURCES and name in ("tinyworld", "pydoc"):
+        for arg, value in (("path", path), ("url", url)):
+            if value is not None:
+                raise ValueError(f"{arg}={value!r} does not apply to corpus {name!r}, which is built "
+                                 f"in (no file to read); {arg} applies only to {', '.join(SOURCES)}. "
+                                 f"Leave {arg} out")
     if name == "tinyworld":
         return corpus("tinyworld", seed=seed, val_fraction=val_fraction, **kwargs)
     if kwargs:
@@ -417,6 +446,8 @@ def load_corpus(name: str, *, path: str | os.PathLike | None = None, url: str | 
     if src.split == "documents":
         _check_val_fraction(val_fraction)  # before a download, not after
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise InputTypeError(f"path must be the path of the downloaded {name} file, got {path!r}")
         file = Path(path)
         if not file.is_file():
             raise FileNotFoundError(f"path {str(file)!r} for corpus {name!r} does not exist; "
@@ -457,6 +488,7 @@ def _pydoc(seed: int, val_fraction: float) -> Corpus:
 
 def dtype_for(vocab_size: int) -> np.dtype:
     """The smallest unsigned dtype that holds ids ``0 .. vocab_size - 1``."""
+    check_int("vocab_size", vocab_size)
     if vocab_size < 1:
         raise ValueError(f"vocab_size must be positive, got {vocab_size}")
     for dt in (np.uint8, np.uint16, np.uint32):
@@ -491,6 +523,13 @@ def save_tokens(tokens: np.ndarray, path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix != ".npy":
         raise ValueError(f"path {str(path)!r} should end in .npy (the file keeps dtype and length)")
+    if isinstance(tokens, torch.Tensor):
+        tokens = tokens.detach().cpu().numpy()
+    arr = np.asarray(tokens)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise ValueError(f"tokens must be a 1-D array of integer token ids, got a {arr.dtype} array of "
+                         f"shape {arr.shape}")
+    check_output_dir(path.parent, "the folder of the token file")
     with atomic_write(path) as f:
         np.save(f, np.ascontiguousarray(tokens))
     return path
@@ -501,7 +540,13 @@ def load_tokens(path: str | os.PathLike, mmap: bool = True) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"token file {str(path)!r} does not exist; make it with save_tokens")
-    arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    try:
+        arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:  # not .npy, truncated, or pickled objects
+        raise ValueError(f"{path} is not a readable .npy token file ({' '.join(str(exc).split())}); "
+                         "it is damaged or not made by save_tokens: make it again with save_tokens") from None
+    if not isinstance(arr, np.ndarray):
+        raise ValueError(f"{path} is not a .npy token file (it holds {type(arr).__name__}); make it with save_tokens")
     if arr.ndim != 1 or arr.dtype.kind != "u":
         raise ValueError(f"{path} holds a {arr.dtype} array of shape {arr.shape}, expected 1-D unsigned token ids")
     return arr
@@ -526,8 +571,19 @@ def get_batch(tokens, batch_size: int, block_size: int, generator=None, device=N
     the CPU, advanced by each call, or an int seed); the same seed gives the same batches.
     Returns int64 tensors on ``device`` (default: the CPU). Chapter 4 uses it to pretrain.
     """
-    if batch_size < 1 or block_size < 1:
-        raise ValueError(f"batch_size and block_size must be positive, got {batch_size} and {block_size}")
+    check_int("batch_size", batch_size, 1)
+    check_int("block_size", block_size, 1)
+    if not isinstance(tokens, (np.ndarray, torch.Tensor)) or tokens.ndim != 1:
+        raise ValueError(f"tokens must be a 1-D numpy array or tensor of token ids, got "
+                         f"{type(tokens).__name__} of shape {getattr(tokens, 'shape', '?')}")
+    if tokens.dtype.is_floating_point if isinstance(tokens, torch.Tensor) else tokens.dtype.kind not in "iu":
+        raise ValueError(f"tokens must hold integer token ids, got dtype {tokens.dtype}")
+    check_memory(3 * 8 * batch_size * (block_size + 1), f"get_batch(batch_size={batch_size}, "
+                 f"block_size={block_size})")
+    if device is not None:
+        from .utils import device as pick_device
+
+        device = pick_device(device)
     n = len(tokens)
     if n < block_size + 1:
         raise ValueError(f"the token array has {n} tokens, too few for block_size {block_size} "
@@ -557,6 +613,7 @@ class Batches:
     def __init__(self, tokens, batch_size: int, block_size: int, seed: int = 0, device=None):
         self.tokens, self.batch_size, self.block_size, self.device = tokens, batch_size, block_size, device
         self.generator = _generator(seed)
+        get_batch(tokens, batch_size, block_size, torch.Generator(), device)  # bad input fails here
 
     def __iter__(self):
         return self

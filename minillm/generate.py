@@ -409,6 +409,10 @@ def _run(model, prompts, tokenizer=None, *, max_new_tokens: int = 64, temperatur
     """The engine, as a generator: yields ``(tokens (B,), done (B,))`` after every step and
     returns the :class:`Generation` (see :func:`generate` for the arguments)."""
     cfg = SamplingConfig(temperature, top_k, top_p, min_p, repetition_penalty)
+    vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+    if top_k is not None and vocab is not None and top_k > vocab:
+        raise ValueError(f"top_k={top_k} is larger than the vocabulary ({vocab} tokens); "
+                         "use top_k=None for no limit")
     ids, _, stop_set, stops = _prepare(model, prompts, tokenizer, max_new_tokens, stop, stop_ids,
                                        truncate_prompt, overflow, start_id)
     dev = _model_device(model)

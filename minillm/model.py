@@ -37,7 +37,15 @@ from .attention import (
     scaled_dot_product_attention,
     sinusoidal_positions,
 )
-from .utils import atomic_write
+from .utils import (
+    InputTypeError,
+    atomic_write,
+    check_bool,
+    check_float,
+    check_int,
+    check_memory,
+    check_output_dir,
+)
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -94,14 +102,21 @@ class GPTConfig:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "mlp_ratio"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+                kind = InputTypeError if not isinstance(value, int) or isinstance(value, bool) else ValueError
+                raise kind(f"GPTConfig.{name} must be a positive int, got {value!r}")
         if self.n_embd % self.n_head:
             raise ValueError(
                 f"GPTConfig.n_embd={self.n_embd} must be divisible by n_head={self.n_head} "
                 "(each head gets n_embd // n_head channels)"
             )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"GPTConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        check_float("GPTConfig.dropout", self.dropout, 0.0, 1.0, exclusive_maximum=True)
+        check_float("GPTConfig.norm_eps", self.norm_eps, 0.0, exclusive_minimum=True)
+        check_float("GPTConfig.rope_base", self.rope_base, 1.0, exclusive_minimum=True)
+        for name in ("bias", "tie_weights", "fast_attention"):
+            check_bool(f"GPTConfig.{name}", getattr(self, name))
+        for name in ("norm", "pos", "gelu"):
+            if not isinstance(getattr(self, name), str):
+                raise InputTypeError(f"GPTConfig.{name} must be a str, got {getattr(self, name)!r}")
         if self.norm not in ("layernorm", "rmsnorm"):
             raise ValueError(f"GPTConfig.norm must be 'layernorm' or 'rmsnorm', got {self.norm!r}")
         if self.pos not in ("learned", "sinusoidal", "rope"):
@@ -126,7 +141,7 @@ class GPTConfig:
 
         ``GPTConfig.preset("tiny", vocab_size=tokenizer.vocab_size)``
         """
-        if name not in cls.PRESETS:
+        if not isinstance(name, str) or name not in cls.PRESETS:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(cls.PRESETS)}")
         return cls(**{**cls.PRESETS[name], **overrides})
 
@@ -144,6 +159,26 @@ class GPTConfig:
         if unknown:
             raise ValueError(f"unknown GPTConfig fields {unknown}; known fields are {sorted(known)}")
         return cls(**d)
+
+
+def estimate_params(c: GPTConfig) -> int:
+    """Parameters (plus position tables) a :class:`GPT` of config ``c`` allocates, computed
+    without allocating: used to refuse impossible sizes before torch tries (and fails)."""
+    hidden = c.mlp_ratio * c.n_embd
+    per_block = (3 * c.n_embd * c.n_embd + c.n_embd * c.n_embd + 2 * c.n_embd * hidden
+                 + (4 * c.n_embd + hidden + 4 * c.n_embd if c.bias else 0) + 4 * c.n_embd)
+    n = c.vocab_size * c.n_embd + c.n_layer * per_block + 2 * c.n_embd
+    n += c.block_size * c.n_embd if c.pos != "rope" else c.block_size * c.head_dim
+    if not c.tie_weights:
+        n += c.vocab_size * c.n_embd
+    return n
+
+
+def check_model_memory(c: GPTConfig) -> None:
+    """Refuse, before allocating, a GPT whose float32 weights would not fit in this machine's memory."""
+    n = estimate_params(c)
+    check_memory(4 * n, f"a GPT with vocab_size={c.vocab_size}, block_size={c.block_size}, "
+                 f"n_layer={c.n_layer}, n_embd={c.n_embd} ({n:,} float32 parameters)")
 
 
 # --- 2. the parts of a block ------------------------------------------------------------------
@@ -243,6 +278,7 @@ class GPT(nn.Module):
             raise TypeError(f"GPT needs a GPTConfig, got {type(config).__name__}")
         self.config = config
         c = config
+        check_model_memory(c)
         self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
         if c.pos == "learned":
             self.pos_emb = nn.Embedding(c.block_size, c.n_embd)
@@ -306,6 +342,10 @@ class GPT(nn.Module):
                 f"{name} must have shape (B, T), got {tuple(ids.shape)}; "
                 f"for a single sequence pass {name}[None]"
             )
+        here = self.tok_emb.weight.device
+        if ids.device != here:
+            raise ValueError(f"{name} is on {ids.device} but the model is on {here}; "
+                             f"move it with {name}.to({str(here)!r})")
 
     def _check_idx(self, idx, limit: int | None = -1) -> None:
         self._check_ids(idx, "idx")
@@ -411,6 +451,15 @@ class GPT(nn.Module):
                 )
             if last_only:
                 raise ValueError("last_only=True computes one position only; it cannot take targets")
+            lo, hi = (int(v) for v in torch.aminmax(targets))
+            v = self.config.vocab_size
+            outside = ((targets < 0) & (targets != -100)) | (targets >= v) if lo < 0 or hi >= v else None
+            if outside is not None and bool(outside.any()):
+                bad = int(targets[outside][0])
+                raise ValueError(
+                    f"target id {bad} in targets is outside the vocabulary (size {v}); targets must "
+                    f"be in 0..{v - 1}, or -100 for a position the loss ignores"
+                )
         rope, mask = self._attention_args(t, padding_mask)
         x = self._embed(idx)
         for block in self.blocks:
@@ -609,6 +658,14 @@ class GPT(nn.Module):
         sampling controls, stop conditions, log-probabilities), which generates past the
         context with a sliding window (``overflow="slide"``).
         """
+        check_float("temperature (0 = greedy)", temperature, 0.0)
+        check_int("top_k (a positive int, or None for no limit)", top_k, 1, allow_none=True)
+        if top_k is not None and top_k > self.config.vocab_size:
+            raise ValueError(f"top_k={top_k} is larger than the vocabulary ({self.config.vocab_size} "
+                             "tokens); use top_k=None for no limit")
+        check_int("max_new_tokens", max_new_tokens, 0)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise InputTypeError(f"generator must be a torch.Generator or None, got {generator!r}")
         from .generate import generate
 
         self._check_ids(idx, "idx")
@@ -630,7 +687,7 @@ class GPT(nn.Module):
 
         from . import __version__
 
-        directory = Path(directory)
+        directory = check_output_dir(directory, "the model folder")
         directory.mkdir(parents=True, exist_ok=True)
         tensors = {
             k: v.detach().contiguous().cpu()
@@ -656,7 +713,13 @@ class GPT(nn.Module):
                     f"{p} not found; a saved model folder holds {CONFIG_FILE} and {WEIGHTS_FILE} "
                     "(written by GPT.save)"
                 )
-        config = GPTConfig.from_dict(_read_json(config_path))
+        data = _read_json(config_path)
+        try:
+            config = GPTConfig.from_dict(data)
+        except ValueError as exc:  # name the file: the field alone does not say where it came from
+            raise type(exc)(f"{config_path}: {exc}") from None
+        if device is not None:
+            device = _pick_device(device)
         model = cls(config)
         model.load_tensors(_read_safetensors(weights_path), source=str(weights_path))
         return model if device is None else model.to(device)
@@ -736,12 +799,15 @@ class GPT(nn.Module):
         bad = [k for k, v in unsupported.items() if v]
         if bad:
             raise ValueError(f"{config_path}: settings minillm's GPT does not implement: {bad}")
-        config = GPTConfig(
-            vocab_size=hf["vocab_size"], block_size=hf["n_positions"], n_layer=hf["n_layer"],
-            n_head=hf["n_head"], n_embd=hf["n_embd"], dropout=0.0, bias=True, norm="layernorm",
-            pos="learned", tie_weights=hf.get("tie_word_embeddings", True),
-            norm_eps=hf.get("layer_norm_epsilon", 1e-5),
-        )
+        try:
+            config = GPTConfig(
+                vocab_size=hf["vocab_size"], block_size=hf["n_positions"], n_layer=hf["n_layer"],
+                n_head=hf["n_head"], n_embd=hf["n_embd"], dropout=0.0, bias=True, norm="layernorm",
+                pos="learned", tie_weights=hf.get("tie_word_embeddings", True),
+                norm_eps=hf.get("layer_norm_epsilon", 1e-5),
+            )
+        except ValueError as exc:
+            raise type(exc)(f"{config_path}: {exc} (read from the GPT-2 config's fields)") from None
         raw = _read_safetensors(weights_path)
         tensors = {}
         for name, t in raw.items():
@@ -758,7 +824,7 @@ class GPT(nn.Module):
             tensors[new] = t.contiguous()
         model = cls(config)
         model.load_tensors(tensors, source=str(weights_path))
-        return model if device is None else model.to(device)
+        return model if device is None else model.to(_pick_device(device))
 
 
     def save_hf(self, folder, tokenizer=None) -> Path:
@@ -885,11 +951,21 @@ def _hf_name(name: str) -> str | None:
     return None
 
 
+def _pick_device(device) -> torch.device:
+    from .utils import device as pick
+
+    return pick(device)
+
+
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not valid JSON ({exc}); the file is corrupt, save the model again") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, but a config.json must be a JSON "
+                         "object {...}; the file is damaged or the wrong file")
+    return data
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:

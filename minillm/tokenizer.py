@@ -485,6 +485,8 @@ class BPETokenizer(Tokenizer):
         run :func:`learn_merges`. If the text runs out of pairs early, the vocabulary ends up
         smaller and a warning says so.
         """
+        if not isinstance(text, str) and not hasattr(text, "__iter__"):
+            raise TypeError(f"text must be a str or a list of str, got {type(text).__name__}")
         docs = [text] if isinstance(text, str) else list(text)
         for k, d in enumerate(docs):
             _check_text(d, "text" if isinstance(text, str) else f"document {k} of the training text")
@@ -652,7 +654,13 @@ class BPETokenizer(Tokenizer):
     @classmethod
     def from_dict(cls, data: dict, where: str = "tokenizer.json") -> BPETokenizer:
         """Build from a HF ``tokenizer.json`` structure; raises ``ValueError`` on what minillm cannot follow."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: holds a JSON {type(data).__name__}, but a tokenizer.json is a JSON "
+                             "object {...} with a 'model' field")
         model = data.get("model") or {}
+        if not isinstance(model, dict):
+            raise ValueError(f"{where}: the field 'model' is a {type(model).__name__}, expected a JSON "
+                             "object with 'type', 'vocab' and 'merges'")
         if model.get("type", "BPE") != "BPE" or "merges" not in model:
             raise ValueError(f"{where}: model type {model.get('type')!r} is not BPE; minillm loads byte-level BPE tokenizers only")
         for key in ("continuing_subword_prefix", "end_of_word_suffix", "dropout"):
@@ -661,23 +669,48 @@ class BPETokenizer(Tokenizer):
         if model.get("byte_fallback") or model.get("ignore_merges"):
             raise ValueError(f"{where}: byte_fallback / ignore_merges are not supported by minillm")
         if data.get("normalizer") is not None:
-            raise ValueError(f"{where}: has a normalizer ({data['normalizer'].get('type')}); minillm supports tokenizers without one")
+            norm = data["normalizer"]
+            kind = norm.get("type") if isinstance(norm, dict) else norm
+            raise ValueError(f"{where}: has a normalizer ({kind}); minillm supports tokenizers without one")
         pattern = _pattern_from_pre_tokenizer(data.get("pre_tokenizer"), where)
         if not isinstance(model.get("vocab"), dict):
             raise ValueError(f"{where}: model.vocab is missing or not a mapping of token to id; is it a tokenizer.json?")
         vocab: dict[str, int] = model["vocab"]
+        for tok_text, i in vocab.items():
+            if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+                raise ValueError(f"{where}: model.vocab[{tok_text!r}] is {i!r}; token ids must be ints >= 0")
+        if not isinstance(model["merges"], list):
+            raise ValueError(f"{where}: model.merges is a {type(model['merges']).__name__}, expected a list of "
+                             "merges ('a b' strings or [a, b] pairs)")
         added = data.get("added_tokens") or []
+        if not isinstance(added, list):
+            raise ValueError(f"{where}: added_tokens is a {type(added).__name__}, expected a list of token objects")
         special = {}
-        for t in added:
+        for k, t in enumerate(added):
+            if not isinstance(t, dict) or not isinstance(t.get("content"), str) or not t["content"]:
+                raise ValueError(f"{where}: added_tokens[{k}] is {t!r}; each needs a non-empty 'content' string")
+            tid = t.get("id")
+            if isinstance(tid, bool) or not isinstance(tid, int) or tid < 0:
+                raise ValueError(f"{where}: added_tokens[{k}] ({t['content']!r}) has id {tid!r}; ids must be ints >= 0")
             if not t.get("special", False) or t.get("lstrip") or t.get("rstrip") or t.get("single_word") or t.get("normalized"):
                 raise ValueError(f"{where}: added token {t.get('content')!r} is not a plain special token; minillm cannot follow it")
-            special[t["content"]] = int(t["id"])
+            special[t["content"]] = tid
+        if not vocab:
+            raise ValueError(f"{where}: model.vocab is empty; minillm needs at least the 256 byte tokens")
         size = max([*vocab.values(), *special.values()]) + 1
+        n_tokens = len(set(vocab.values()) | set(special.values()))
+        if size > n_tokens:  # checked before allocating a table of `size` entries
+            first_gap = min(set(range(n_tokens + 1)) - set(vocab.values()) - set(special.values()))
+            raise ValueError(f"{where}: no token has id {first_gap} (the largest id is {size - 1} but there "
+                             f"are {n_tokens} tokens); minillm needs ids 0..{n_tokens - 1} without gaps")
         token_bytes: list[bytes | None] = [None] * size
         for s, i in vocab.items():
             if i in special.values():
                 continue
-            token_bytes[i] = hf_string_to_token(s)
+            try:
+                token_bytes[i] = hf_string_to_token(s)
+            except ValueError as exc:
+                raise ValueError(f"{where}: model.vocab: {exc}") from None
         for s, i in special.items():
             token_bytes[i] = s.encode("utf-8")
         gaps = [i for i, b in enumerate(token_bytes) if b is None]
@@ -690,8 +723,12 @@ class BPETokenizer(Tokenizer):
                 raise ValueError(f"{where}: the vocabulary has no token for byte {b} ({BYTE_TO_CHAR[b]!r}); minillm needs all 256 bytes")
             byte_ids.append(index[bytes([b])])
         merges = []
-        for m in model["merges"]:
-            left, right = m.split(" ") if isinstance(m, str) else m
+        for k, m in enumerate(model["merges"]):
+            parts = m.split(" ") if isinstance(m, str) else m
+            if not isinstance(parts, list) or len(parts) != 2 or not all(isinstance(x, str) for x in parts):
+                raise ValueError(f"{where}: model.merges[{k}] is {m!r}; a merge is 'left right' (one space) "
+                                 "or a pair [left, right] of token strings")
+            left, right = parts
             try:
                 a, b = vocab[left], vocab[right]
                 new = vocab[left + right]
@@ -700,7 +737,10 @@ class BPETokenizer(Tokenizer):
             merges.append(((a, b), new))
         tok = cls.__new__(cls)
         tok.pattern = pattern
-        tok._regex = None if pattern is None else regex.compile(pattern)
+        try:
+            tok._regex = None if pattern is None else regex.compile(pattern)
+        except regex.error as exc:
+            raise ValueError(f"{where}: the pre_tokenizer's Split pattern is not a valid regular expression ({exc})") from None
         tok._special_names = sorted(special, key=special.get)
         tok._set_model(token_bytes, merges, special, byte_ids)
         return tok
@@ -715,6 +755,8 @@ class BPETokenizer(Tokenizer):
             raise FileNotFoundError(f"no tokenizer file at {path}; save one with BPETokenizer.save(path)")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a tokenizer.json: it holds binary data, not JSON text") from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path} is not valid JSON ({exc}); is it a tokenizer.json?") from None
         return cls.from_dict(data, where=str(path))
@@ -745,15 +787,22 @@ def _pattern_from_pre_tokenizer(pre: dict | None, where: str) -> str | None:
 
     if pre is None:
         raise ValueError(f"{where}: no pre_tokenizer; minillm needs a ByteLevel pre-tokenizer (bytes as characters)")
+    if not isinstance(pre, dict):
+        raise ValueError(f"{where}: pre_tokenizer is {pre!r}, expected a JSON object with a 'type'")
     if pre.get("type") == "ByteLevel":
         return byte_level(pre, True)
     if pre.get("type") == "Sequence":
         steps = pre.get("pretokenizers", [])
+        if not isinstance(steps, list) or not all(isinstance(x, dict) for x in steps):
+            raise ValueError(f"{where}: pre_tokenizer.pretokenizers must be a list of JSON objects, got {steps!r}")
         if len(steps) == 2 and steps[0].get("type") == "Split" and steps[1].get("type") == "ByteLevel":
             split = steps[0]
             if split.get("behavior") != "Isolated" or split.get("invert"):
                 raise ValueError(f"{where}: Split behavior {split.get('behavior')!r} (invert={split.get('invert')}) is not supported; use Isolated")
-            pattern = split.get("pattern", {}).get("Regex")
+            pattern = split.get("pattern", {})
+            pattern = pattern.get("Regex") if isinstance(pattern, dict) else None
+            if not isinstance(pattern, str):
+                pattern = None
             if pattern is None:
                 raise ValueError(f"{where}: Split with a plain string pattern is not supported; use a Regex pattern")
             byte_level(steps[1], False)

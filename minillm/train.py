@@ -40,7 +40,17 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .utils import atomic_write
+from .utils import (
+    InputTypeError,
+    atomic_write,
+    check_bool,
+    check_float,
+    check_int,
+    check_memory,
+    check_output_dir,
+    format_bytes,
+    remove_stale_temporaries,
+)
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -81,23 +91,36 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
+            raise InputTypeError(f"TrainConfig.betas must be a pair of numbers such as (0.9, 0.95), "
+                                 f"got {self.betas!r}")
         self.betas = tuple(self.betas)
+        for k, b in enumerate(self.betas):
+            check_float(f"TrainConfig.betas[{k}]", b, 0.0, 1.0, exclusive_maximum=True)
         if self.steps is None and self.minutes is None:
             raise ValueError("TrainConfig needs steps or minutes; set steps=1000 or minutes=2")
         for name in ("batch_size", "grad_accum", "eval_batches"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive int, got {value!r}")
-        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
-            raise ValueError(f"TrainConfig.steps must be a positive int or None, got {self.steps!r}")
-        if self.minutes is not None and not self.minutes > 0:
-            raise ValueError(f"TrainConfig.minutes must be positive, got {self.minutes!r}")
-        if not self.lr > 0:
-            raise ValueError(f"TrainConfig.lr must be positive, got {self.lr!r}")
+            check_int(f"TrainConfig.{name}", getattr(self, name), 1)
+        check_int("TrainConfig.steps", self.steps, 1, allow_none=True)
+        check_float("TrainConfig.minutes", self.minutes, 0.0, exclusive_minimum=True, allow_none=True)
+        check_float("TrainConfig.lr", self.lr, 0.0, exclusive_minimum=True)
+        check_float("TrainConfig.min_lr", self.min_lr, 0.0, allow_none=True)
+        if self.min_lr is not None and self.min_lr > self.lr:
+            raise ValueError(f"TrainConfig.min_lr={self.min_lr!r} is larger than lr={self.lr!r}; the "
+                             "schedule decays from lr down to min_lr, so min_lr must be <= lr")
+        check_float("TrainConfig.weight_decay", self.weight_decay, 0.0)
+        check_float("TrainConfig.grad_clip (None or 0 turns clipping off)", self.grad_clip, 0.0,
+                    allow_none=True)
         for name in ("warmup_steps", "eval_every", "checkpoint_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"TrainConfig.{name} must be an int >= 0, got {value!r}")
+            check_int(f"TrainConfig.{name}", getattr(self, name), 0)
+        check_int("TrainConfig.block_size", self.block_size, 1, allow_none=True)
+        check_int("TrainConfig.seed", self.seed, 0)
+        for name in ("compile", "amp", "progress"):
+            check_bool(f"TrainConfig.{name}", getattr(self, name))
+        if self.out_dir is not None and not isinstance(self.out_dir, (str, os.PathLike)):
+            raise InputTypeError(f"TrainConfig.out_dir must be a folder path or None, got {self.out_dir!r}")
+        if self.out_dir is not None:
+            self.out_dir = os.fspath(self.out_dir)  # a str: the checkpoint stores plain types only
 
     @property
     def final_lr(self) -> float:
@@ -106,7 +129,7 @@ class TrainConfig:
     @classmethod
     def preset(cls, name: str, **overrides) -> TrainConfig:
         """A named recipe from :data:`PRESETS`, with any field overridden by keyword."""
-        if name not in PRESETS:
+        if not isinstance(name, str) or name not in PRESETS:
             raise ValueError(f"unknown TrainConfig preset {name!r}; choose one of {sorted(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
 
@@ -299,9 +322,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}; train with out_dir set to write one")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file
         raise ValueError(f"{path} is not a readable minillm checkpoint ({exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != "minillm-checkpoint-1":
+        found = (f"format {state.get('format')!r}" if isinstance(state, dict) and "format" in state
+                 else f"a {type(state).__name__}" + (f" with keys {sorted(map(str, state))[:6]}"
+                                                     if isinstance(state, dict) else ""))
+        raise ValueError(f"{path} is not a minillm checkpoint (it holds {found}, not the "
+                         "'minillm-checkpoint-1' format that Trainer writes); resume only from a "
+                         "checkpoint.pt written by minillm's Trainer")
+    missing = sorted({"model", "optimizer", "scheduler", "step", "total_steps", "train_seconds",
+                      "data", "rng", "config", "history"} - set(state))
+    if missing:
+        raise ValueError(f"{path} is a damaged minillm checkpoint: it lacks {missing}; delete it "
+                         "and train again, or resume from another copy")
+    return state
 
 
 class Trainer:
@@ -321,23 +357,39 @@ class Trainer:
                  callbacks: list | None = None, device: torch.device | str | None = None):
         from .utils import device as pick_device
 
+        if config is not None and not isinstance(config, TrainConfig):
+            raise InputTypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        if not isinstance(model, nn.Module):
+            raise InputTypeError(f"model must be a torch.nn.Module (e.g. a GPT), got {type(model).__name__}")
         self.cfg = config or TrainConfig()
         self.rank, self.world, local_rank = setup_distributed()
         if device is None:  # under torchrun with GPUs, each process takes its local rank's GPU
             device = (torch.device("cuda", local_rank) if self.world > 1 and torch.cuda.is_available()
                       else pick_device())
-        self.device = torch.device(device)
-        self.model = model.to(self.device)
+        self.device = pick_device(device)  # a device that is not there names the ones that are
+        if self.cfg.out_dir is not None:  # before the first step, not after it
+            check_output_dir(self.cfg.out_dir, "TrainConfig.out_dir")
         block = self.cfg.block_size or getattr(getattr(model, "config", None), "block_size", None)
         if block is None:
             raise ValueError("TrainConfig.block_size is None and the model has no "
                              "config.block_size; set TrainConfig(block_size=...)")
         self.block_size = int(block)
+        _check_step_memory(model, self.cfg, self.block_size, self.device)
+        self.model = model.to(self.device)
         self.train_data = RandomWindows(train_tokens, self.block_size, self.cfg.batch_size,
                                         self.cfg.grad_accum, self.cfg.seed)
         self.val_data = None if val_tokens is None else RandomWindows(
             val_tokens, self.block_size, self.cfg.batch_size, 1, self.cfg.seed,
             what="the validation tokens")
+        vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+        for what, data in (("train_tokens", self.train_data), ("val_tokens", self.val_data)):
+            if data is None or not isinstance(vocab, int):
+                continue
+            lo, hi = int(data.tokens.min()), int(data.tokens.max())
+            if lo < 0 or hi >= vocab:
+                raise ValueError(f"{what} hold token id {lo if lo < 0 else hi}, outside the model's "
+                                 f"vocabulary (vocab_size={vocab}, ids 0..{vocab - 1}); encode with the "
+                                 "tokenizer the model was built for")
         self._eval_sets = self._fixed_eval_windows()
         self.callbacks = [cb if hasattr(cb, "on_eval") or hasattr(cb, "on_step")
                           or hasattr(cb, "on_end") else _EvalCallback(cb) for cb in callbacks or []]
@@ -348,6 +400,8 @@ class Trainer:
         self.history = History()
         self.last_checkpoint: tuple[Path, int] | None = None
 
+        if self.out_dir is not None and self.rank == 0:  # an interrupted write leaves these behind
+            remove_stale_temporaries(self.out_dir, CHECKPOINT)
         if not resume:
             torch.manual_seed(self.cfg.seed + self.rank)  # dropout masks differ across ranks
         self.optimizer = torch.optim.AdamW(
@@ -452,6 +506,17 @@ class Trainer:
         if self.checkpoint_path is None:
             raise ValueError("resume=True needs TrainConfig.out_dir, the folder of checkpoint.pt")
         state = load_checkpoint(self.checkpoint_path)
+        mine_model = getattr(self.model, "config", None)
+        saved_model = state.get("model_config")
+        if dataclasses.is_dataclass(mine_model) and isinstance(saved_model, dict):
+            now = dataclasses.asdict(mine_model)
+            differ = {k: (saved_model.get(k), now.get(k)) for k in sorted(set(now) | set(saved_model))
+                      if k != "fast_attention" and saved_model.get(k) != now.get(k)}
+            if differ:
+                lines = ", ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, (a, b) in differ.items())
+                raise ValueError(f"cannot resume {self.checkpoint_path}: it was written for a model with "
+                                 f"a different configuration ({lines}); build the model with the "
+                                 "checkpoint's configuration or start a new out_dir")
         saved = state["config"]
         mine = self.cfg.to_dict()
         changed = {k: (saved.get(k), v) for k, v in mine.items()
@@ -590,6 +655,24 @@ class Trainer:
             if hasattr(cb, "on_end"):
                 cb.on_end(self)
         return self.history
+
+
+def _check_step_memory(model: nn.Module, cfg: TrainConfig, block_size: int, device) -> None:
+    """Refuse, before allocating, a batch whose activations could not fit in memory.
+
+    A rough lower bound for a GPT-like model: the logits and their gradient (``B*T*V`` floats,
+    twice), and per layer about 16 ``B*T*C`` floats plus the ``B*H*T*T`` attention weights.
+    """
+    c = getattr(model, "config", None)
+    vocab, n_embd = getattr(c, "vocab_size", None), getattr(c, "n_embd", None)
+    if not isinstance(vocab, int) or not isinstance(n_embd, int):
+        return
+    b, t = cfg.batch_size, block_size
+    layers, heads = getattr(c, "n_layer", 1), getattr(c, "n_head", 1)
+    params = sum(p.numel() for p in model.parameters())
+    nbytes = 4 * (2 * b * t * vocab + layers * (16 * b * t * n_embd + b * heads * t * t) + 4 * params)
+    check_memory(nbytes, f"training with batch_size={b} and block_size={t} (vocab_size={vocab}, "
+                 f"weights, gradients and AdamW state: {format_bytes(16 * params)})", device=device)
 
 
 class _EvalCallback:

@@ -31,6 +31,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from .utils import InputTypeError, check_float, check_int, check_memory
+
 # --------------------------------------------------------------------------------------------
 # Vocabulary. Plain ASCII English, so the character set stays small (chapter 0's bigram model).
 # --------------------------------------------------------------------------------------------
@@ -222,6 +224,11 @@ class World:
                  held_out: float = 0.1, reversal: float = 0.1):
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        check_int("n_people", n_people, 20)
+        check_int("n_towns", n_towns, 4)
+        check_float("held_out", held_out, 0.0, 1.0, exclusive_maximum=True)
+        check_float("reversal", reversal, 0.0, 1.0, exclusive_maximum=True)
+        check_memory(4096 * n_people, f"World(n_people={n_people:,})")  # about 4 KB per person
         if n_people < 20:
             raise ValueError(f"n_people must be at least 20, got {n_people}")
         if n_towns < 4:
@@ -360,6 +367,8 @@ class World:
 
     def person(self, name: str) -> Person:
         """The person with this full name; ``KeyError`` naming it if there is none."""
+        if not isinstance(name, str):
+            raise InputTypeError(f"name must be a person's full name (a str), got {name!r}")
         try:
             return self._by_name[name]
         except KeyError:
@@ -488,7 +497,9 @@ class World:
         The answer is always the true fact; ``in_training`` is False for held-out people, whose
         questions test hallucination ("I don't know" is the honest reply a model should learn).
         """
-        if relation not in self.RELATIONS:
+        if not isinstance(person, Person):
+            raise InputTypeError(f"person must be a Person (e.g. world.person('...')), got {person!r}")
+        if not isinstance(relation, str) or relation not in self.RELATIONS:
             raise ValueError(f"relation {relation!r} is not one of {', '.join(self.RELATIONS)}")
         rng = rng or random.Random(_mix(self.seed, person.id, self.RELATIONS.index(relation)))
         p, t = person, self.town(person)
@@ -573,6 +584,8 @@ class World:
 
     def canaries(self, n: int, seed: int = 0) -> list[Canary]:
         """``n`` secret sentences about distinct training people, each with a random 4-digit code."""
+        check_int("n", n, 0)
+        check_int("seed", seed, 0)
         if n < 0 or n > len(self.train_people):
             raise ValueError(f"n must be between 0 and {len(self.train_people)}, got {n}")
         rng = random.Random(_mix(self.seed, 7, seed))

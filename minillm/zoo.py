@@ -83,7 +83,7 @@ MODELS: dict[str, Entry] = {
 
 def entry(name: str) -> Entry:
     """The :class:`Entry` called ``name``, or a ``ValueError`` listing the names there are."""
-    if name not in MODELS:
+    if not isinstance(name, str) or name not in MODELS:
         raise ValueError(f"no course model called {name!r}; choose one of {sorted(MODELS)}")
     return MODELS[name]
 
@@ -107,6 +107,8 @@ def pretrained(name: str = "tinyworld", *, device=None, progress: bool = True) -
     the folder to rebuild. The model comes back in eval mode.
     """
     e = entry(name)
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {progress!r}")
     if e.base is not None:
         pretrained(e.base, progress=progress)  # make sure the base is built (loading is cheap)
     folder = model_dir(name)
@@ -114,7 +116,13 @@ def pretrained(name: str = "tinyworld", *, device=None, progress: bool = True) -
         with _file_lock(folder.parent / f".{folder.name}.lock"):
             if not is_built(name):  # nobody built it while we waited
                 _build(name, e, folder, progress)
-    return load_model_dir(folder, device=device)
+    try:
+        return load_model_dir(folder, device=device)
+    except (ValueError, FileNotFoundError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith("device"):
+            raise
+        raise type(exc)(f"the cached model {name!r} is damaged: {exc}. Delete the folder {folder} "
+                        "and call pretrained() again to rebuild it") from None
 
 
 def load_model_dir(folder, device=None) -> Pretrained:
@@ -134,7 +142,12 @@ def load_model_dir(folder, device=None) -> Pretrained:
         raise FileNotFoundError(f"{folder / 'tokenizer.json'} not found; give the --out folder of "
                                 "a finished `minillm pretrain` run")
     model = GPT.load(folder, device=device).eval()
-    return Pretrained(model, BPETokenizer.load(folder / "tokenizer.json"))
+    tokenizer = BPETokenizer.load(folder / "tokenizer.json")
+    if tokenizer.vocab_size > model.config.vocab_size:
+        raise ValueError(f"{folder / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model in "
+                         f"{folder} has vocab_size={model.config.vocab_size}; the two files come from "
+                         "different runs")
+    return Pretrained(model, tokenizer)
 
 
 def _build(name: str, e: Entry, folder: Path, progress: bool) -> None:

@@ -444,7 +444,7 @@ def test_cli_pretrain_resume_and_generate(tmp_path, capsys):
                  "--temperature", "0"]) == 0
     assert capsys.readouterr().out.startswith("Once upon")
     assert main(["generate", str(tmp_path / "missing")]) == 2
-    assert "is not a model folder" in capsys.readouterr().err
+    assert "not found" in capsys.readouterr().err
 
 
 # -- options: live plot, compile; the core stays headless -----------------------------------

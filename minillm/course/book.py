@@ -7,6 +7,7 @@ explain the manifest; ``minillm check-book`` runs the full validation.
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,6 +101,8 @@ def parse_book(data, root: str | Path = ".", source: str = "book.yml") -> Book:
     for key in ("title", "chapters"):
         if key not in data:
             raise BookError(f"{source}: missing top-level key {key!r}; add it (see the comment at the top of book.yml)")
+    if not isinstance(data["title"], str) or not data["title"].strip():
+        raise BookError(f"{source}: 'title' is {data['title']!r}; it must be the course's title, a string")
     stages = data.get("stages") or []
     if not isinstance(stages, list) or not all(isinstance(s, dict) and "id" in s and "title" in s for s in stages):
         raise BookError(f"{source}: 'stages' must be a list of {{id, title}} mappings")
@@ -139,7 +142,7 @@ def parse_book(data, root: str | Path = ".", source: str = "book.yml") -> Book:
             for key in ("modules", "objectives"):
                 if not entry[key] or not all(isinstance(x, str) for x in entry[key]):
                     raise BookError(f"{source}: {name}: {key!r} must be a non-empty list of strings")
-            if entry["budget_minutes"] <= 0:
+            if not math.isfinite(entry["budget_minutes"]) or entry["budget_minutes"] <= 0:
                 raise BookError(f"{source}: {name}: budget_minutes must be positive, got {entry['budget_minutes']}")
         cid = entry["id"]
         if cid in seen_ids:
@@ -190,7 +193,7 @@ def validate_files(book: Book, source: str = "book.yml", check_sync: bool = True
                 ) from exc
         if check_sync:
             expected = exercise_notebook_text(book.root / c.solutions, number=c.number)
-            actual = (book.root / c.exercises).read_text(encoding="utf-8")
+            actual = (book.root / c.exercises).read_text(encoding="utf-8", errors="replace")
             if expected != actual:
                 raise BookError(
                     f"{source}: chapter {c.id!r}: {c.exercises} is out of date with {c.solutions}; "
@@ -213,8 +216,10 @@ def load_book(path: str | Path = "book.yml", check_files: bool = False) -> Book:
         raise FileNotFoundError(f"{path} not found; run from the repository root or pass the manifest's path")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BookError(f"{path}: not a YAML manifest (the file holds binary data, not text)") from None
     except yaml.YAMLError as exc:
-        raise BookError(f"{path}: not valid YAML: {exc}") from exc
+        raise BookError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
     book = parse_book(data, root=path.parent, source=str(path))
     if check_files:
         validate_files(book, source=str(path))

@@ -10,14 +10,25 @@ In code cells the region becomes ``raise NotImplementedError("Exercise N.M")``, 
 the marker; in markdown cells (markers written as ``<!-- BEGIN SOLUTION -->`` or as above)
 it becomes a prompt for the learner's own answer. ``N.M`` comes from the latest markdown
 heading ``Exercise N.M`` above the cell. Outputs are cleared. ``make exercises`` runs this.
+
+Learners work in ``exercises/``, so regenerating must never destroy their answers. Each
+generated notebook carries a fingerprint in its metadata (``metadata.minillm.sources_sha256``,
+the sha256 of every cell's type and source, see :func:`learner_content_hash`). On the next run
+a notebook whose cells still match its fingerprint (untouched, or only executed) is updated
+freely; one whose cells differ (a learner wrote in it) is skipped and listed, unless
+``force=True`` (``python -m minillm exercises --force``). A notebook without a fingerprint
+(written by an older minillm) is updated only if its cells equal the new ones.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from pathlib import Path
+
+from ..utils import atomic_write
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)(?:###|<!--)\s*BEGIN SOLUTION\s*(?:-->)?\s*$")
 END = re.compile(r"^[ \t]*(?:###|<!--)\s*END SOLUTION\s*(?:-->)?\s*$")
@@ -34,9 +45,45 @@ class ExerciseError(ValueError):
     """Solution markers are malformed; the message names the file, cell and line."""
 
 
+STAMP = "minillm"
+"""The key of the generator's entry in a notebook's metadata."""
+
+
 def _source(cell) -> str:
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
+
+
+def learner_content_hash(nb: dict) -> str:
+    """sha256 of what a learner can change in a notebook: each cell's type and source.
+
+    Outputs, execution counts, cell ids and metadata are left out, so running a notebook does
+    not change it, and Jupyter's way of storing a source (one string or a list of lines) neither.
+    """
+    cells = [[c.get("cell_type"), _source(c)] for c in nb.get("cells", []) if isinstance(c, dict)]
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _check_notebook(nb, where: str) -> None:
+    """Refuse a notebook whose structure is not nbformat 4's, naming the file and the field."""
+    if not isinstance(nb, dict):
+        raise ExerciseError(f"{where}: holds a JSON {type(nb).__name__}, but a notebook is a JSON "
+                            "object with a 'cells' list")
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        raise ExerciseError(f"{where}: 'cells' is {type(cells).__name__}, expected a list of cells; "
+                            "is it a Jupyter notebook (nbformat 4)?")
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            raise ExerciseError(f"{where}, cell {i}: a cell must be a JSON object, got {type(cell).__name__}")
+        kind = cell.get("cell_type")
+        if kind not in ("code", "markdown", "raw"):
+            raise ExerciseError(f"{where}, cell {i}: cell_type is {kind!r}, expected 'code', "
+                                "'markdown' or 'raw'")
+        src = cell.get("source", "")
+        if not (isinstance(src, str) or (isinstance(src, list) and all(isinstance(x, str) for x in src))):
+            raise ExerciseError(f"{where}, cell {i}: source must be a string or a list of strings, "
+                                f"got {type(src).__name__}")
 
 
 def strip_regions(text: str, replacement, where: str) -> tuple[str, int]:
@@ -71,7 +118,11 @@ def strip_regions(text: str, replacement, where: str) -> tuple[str, int]:
 
 
 def make_exercises(nb: dict, source: str = "<notebook>", number: int | str | None = None) -> dict:
-    """Return a copy of the solutions notebook ``nb`` with every solution region stripped."""
+    """Return a copy of the solutions notebook ``nb`` with every solution region stripped.
+
+    The copy's metadata carries the fingerprint of its cells (see the module docstring).
+    """
+    _check_notebook(nb, source)
     nb = copy.deepcopy(nb)
     label = None
     auto = False  # True while the label was numbered by counting cells, not by a heading
@@ -108,6 +159,9 @@ def make_exercises(nb: dict, source: str = "<notebook>", number: int | str | Non
     for cell in nb["cells"]:
         cell.pop("id", None)
     nb["nbformat"], nb["nbformat_minor"] = 4, 4
+    if not isinstance(nb.get("metadata"), dict):
+        nb["metadata"] = {}
+    nb["metadata"][STAMP] = {"generated_from": source, "sources_sha256": learner_content_hash(nb)}
     return nb
 
 
@@ -121,8 +175,11 @@ def exercise_notebook_text(solutions_path: str | Path, number: int | str | None 
     path = Path(solutions_path)
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ExerciseError(f"{path}: not a notebook (the file holds binary data, not JSON text)") from None
     except json.JSONDecodeError as exc:
-        raise ExerciseError(f"{path}: not valid notebook JSON ({exc})") from exc
+        raise ExerciseError(f"{path}: not valid notebook JSON ({exc}); it is truncated or damaged") from exc
+    _check_notebook(nb, str(path))
     if number is None:
         m = re.match(r"([0-9]+|[A-Z])", path.name)
         number = (int(m[1]) if m[1].isdigit() else m[1]) if m else None
@@ -130,24 +187,70 @@ def exercise_notebook_text(solutions_path: str | Path, number: int | str | None 
     return dumps(make_exercises(nb, source=rel, number=number))
 
 
+def learner_changes(path: str | Path, generated_text: str) -> str | None:
+    """Why the exercise notebook at ``path`` must not be overwritten, or ``None`` if it may be.
+
+    ``None``: the file is missing, or its cells match the fingerprint it was generated with, or
+    (no fingerprint) the cells of ``generated_text``. Otherwise a short reason for the message.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, OSError):
+        return "it is not a readable notebook, so nothing proves it holds no work"
+    if not isinstance(current, dict):
+        return "it is not a notebook (JSON object), so nothing proves it holds no work"
+    meta = current.get("metadata")
+    stamp = meta.get(STAMP) if isinstance(meta, dict) else None
+    have = learner_content_hash(current)
+    if isinstance(stamp, dict) and isinstance(stamp.get("sources_sha256"), str):
+        return None if have == stamp["sources_sha256"] else "its cells were edited since it was generated"
+    if have == learner_content_hash(json.loads(generated_text)):
+        return None
+    return "its cells differ from the generated ones and it has no generator fingerprint"
+
+
 def generate_all(solutions: str | Path = "solutions", exercises: str | Path = "exercises", check: bool = False,
-                 numbers: dict[str, int | str] | None = None) -> list[str]:
+                 numbers: dict[str, int | str] | None = None, *, force: bool = False,
+                 skipped: list | None = None) -> list[str]:
     """Regenerate every exercise notebook. Returns the paths written (or, with ``check``, stale).
 
     ``numbers`` maps a solutions file name to its chapter number (``book.yml`` knows them:
     :func:`minillm.course.book.exercise_numbers`); without it the number is read from the file
-    name's prefix.
+    name's prefix. A notebook a learner has edited (:func:`learner_changes`) is not written
+    unless ``force``; pass a list as ``skipped`` to receive ``(path, reason)`` for each.
+    A missing or empty ``solutions`` folder raises (a typo must not look like success).
     """
+    from ..utils import check_output_dir
+
     solutions, exercises = Path(solutions), Path(exercises)
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"solutions folder {str(solutions)!r} not found"
+                                + (" (it is a file)" if solutions.exists() else "")
+                                + "; pass the folder of the solution notebooks, e.g. --solutions solutions")
+    sources = sorted(solutions.glob("*.ipynb"))
+    if not sources:
+        raise ValueError(f"solutions folder {str(solutions)!r} holds no .ipynb notebooks; "
+                         "is it the right folder?")
+    if not check:
+        check_output_dir(exercises, "the exercises folder")
     numbers = numbers or {}
     changed = []
-    for src in sorted(solutions.glob("*.ipynb")):
+    for src in sources:
         text = exercise_notebook_text(src, number=numbers.get(src.name))
         dst = exercises / src.name
-        if dst.is_file() and dst.read_text(encoding="utf-8") == text:
+        if dst.is_file() and dst.read_text(encoding="utf-8", errors="replace") == text:
             continue
+        if not check and not force:
+            reason = learner_changes(dst, text)
+            if reason is not None:
+                if skipped is not None:
+                    skipped.append((str(dst), reason))
+                continue
         changed.append(str(dst))
         if not check:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_text(text, encoding="utf-8")
+            with atomic_write(dst, "w") as f:
+                f.write(text)
     return changed
