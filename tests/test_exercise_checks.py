@@ -123,7 +123,153 @@ WRONG_CH0 = [
         """, r"trigram_bits", name="a constant in range"),
 ]
 
-WRONG = WRONG_CH0
+WRONG_CH1 = [
+    # 1.1 count_pairs and merge: one cell, two regions
+    Wrong("1.1", ["return pair_counts(ids)", None], r"calls minillm\.tokenizer\.pair_counts, the library's own",
+          name="the library's pair_counts"),
+    Wrong("1.1", [None, "return merge_pair(ids, pair, new_id)"], r"calls minillm\.tokenizer\.merge_pair, the library's own",
+          name="the library's merge_pair"),
+    Wrong("1.1", ["return {}", None], r"count_pairs\(\[1, 2, 1, 2\]\)", name="empty counts"),
+    Wrong("1.1", ["return {p: 1 for p in zip(ids, ids[1:])}", None], r"count_pairs\(\[1, 2, 1, 2\]\)",
+          name="each pair counted once"),
+    Wrong("1.1", [None, "return list(ids)"], r"merge\(\[5, 5, 5\]", name="merge does nothing"),
+    Wrong("1.1", [None, """
+        out, i = [], len(ids) - 1
+        while i >= 0:
+            if i >= 1 and ids[i - 1] == pair[0] and ids[i] == pair[1]:
+                out.append(new_id)
+                i -= 2
+            else:
+                out.append(ids[i])
+                i -= 1
+        return out[::-1]
+        """], r"overlaps go left", name="overlaps go right"),
+    Wrong("1.1", [None, """
+        out, i = [], 0
+        while i < len(ids) - 1:
+            if (ids[i], ids[i + 1]) == pair:
+                out.append(new_id)
+                i += 2
+            else:
+                out.append(ids[i])
+                i += 1
+        return out
+        """], r"merge\(\[5, 5, 5\]", name="drops the last id"),
+    Wrong("1.1", [None, """
+        i = 0
+        while i < len(ids) - 1:
+            if ids[i] == pair[0] and ids[i + 1] == pair[1]:
+                ids[i:i + 2] = [new_id]
+            i += 1
+        return ids
+        """], r"leave its input unchanged", name="merges in place"),
+    # 1.2 encode with a merge list
+    Wrong("1.2", "return teacher.encode(text)", r"BasicBPE\.encode, the library's own", name="the teacher's encode"),
+    Wrong("1.2", """
+        ids = list(text.encode("utf-8"))
+        while len(ids) >= 2:
+            pair = min(zip(ids, ids[1:]), key=lambda p: teacher.merges.get(p, float("inf")))
+            if pair not in teacher.merges:
+                break
+            ids = merge(ids, pair, teacher.merges[pair])
+        return ids
+        """, r"use the merges you are given", name="ignores its merges argument"),
+    Wrong("1.2", """
+        ids = list(text.encode("utf-8"))
+        while len(ids) >= 2:
+            counts = count_pairs(ids)
+            known = [p for p in counts if p in merges]
+            if not known:
+                break
+            pair = max(known, key=counts.get)
+            ids = merge(ids, pair, merges[pair])
+        return ids
+        """, r"learned earliest", name="most frequent pair first"),
+    Wrong("1.2", """
+        ids = list(text.encode("utf-8"))
+        while len(ids) >= 2:
+            pair = max(zip(ids, ids[1:]), key=lambda p: merges.get(p, -1))
+            if pair not in merges:
+                break
+            ids = merge(ids, pair, merges[pair])
+        return ids
+        """, r"learned earliest", name="latest merge first"),
+    Wrong("1.2", 'return list(text.encode("utf-8"))', r"tokens, the merges give", name="bytes only"),
+    # 1.3 a split pattern with digits alone
+    Wrong("1.3", "DIGIT_PATTERN = GPT4_SPLIT_PATTERN", r"each digit must be alone", name="GPT-4's pattern unchanged"),
+    Wrong("1.3", 'DIGIT_PATTERN = r"(?s)."', r"is cut into pieces", name="one character per piece"),
+    Wrong("1.3", "DIGIT_PATTERN = r\"\"\"'(?i:[sdmt]|ll|ve|re)| ?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]|\\s+(?!\\S)|\\s+\"\"\"",
+          r"punctuation '\.\.\.' .* is cut", name="breaks ... into single characters"),
+    Wrong("1.3", r'DIGIT_PATTERN = r"\S+|\s+"', r"each digit must be alone", name="split on spaces"),
+    Wrong("1.3", r'DIGIT_PATTERN = r"\p{L}+|\p{N}|[^\s\p{L}\p{N}]+|\s+"', r"' world' should be one piece",
+          name="words without their space"),
+    Wrong("1.3", "DIGIT_PATTERN = r\"\"\"'(?i:[sdmt]|ll|ve|re)| ?[\\p{L}!.,:]+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+\"\"\"",
+          r"mixes letters and punctuation", name="punctuation glued to words"),
+    # 1.4 tokens per 1,000 characters and the curve: one cell, two regions
+    Wrong("1.4", [None, "curve = [700, 450, 320, 280]"], r"curve\[0\] \(V=300\)", name="a made-up decreasing curve"),
+    Wrong("1.4", [None, """
+        for V in sizes:
+            curve.append(tokens_per_1000(BPETokenizer().train(tw.train, V), tw.train))
+        """], r"training text", name="measured on the training text"),
+    Wrong("1.4", [None, """
+        for V in sizes:
+            curve.append(tokens_per_1000(BPETokenizer().train(tw.train, V), py.val))
+        """], r"curve\[0\]", name="measured on the other corpus"),
+    Wrong("1.4", [None, """
+        for V in sizes:
+            curve.append(tokens_per_1000(BPETokenizer().train(tw.train[:20_000], V), tw.val))
+        """], r"curve\[", name="trained on a slice"),
+    Wrong("1.4", [None, """
+        for V in reversed(sizes):
+            curve.append(tokens_per_1000(BPETokenizer().train(tw.train, V), tw.val))
+        """], r"more merges should give fewer tokens", name="sizes in the wrong order"),
+    Wrong("1.4", ["return len(tokenizer.encode(text)) / len(text)", None], r"tokens_per_1000 on", name="per character"),
+    Wrong("1.4", ['return 1000 * len(tokenizer.encode(text)) / len(text.encode("utf-8"))', None],
+          r"tokens_per_1000 on .* expected", name="per byte, not per character"),
+    Wrong("1.4", ["return 300.0", None], r"tokens_per_1000 on", name="a constant"),
+    # 1.5 predict, then run
+    Wrong("1.5", "my_prediction = None", r"write your prediction", name="no prediction"),
+    Wrong("1.5", 'my_prediction = "500"', r"write your prediction", name="a string"),
+    Wrong("1.5", "my_prediction = 200", r"no more than the", name="fewer tokens than in-domain"),
+    # 1.6 chat format
+    Wrong("1.6", 'return "<|system|>Be brief.<|end|><|user|>Where was Garia born?<|end|><|assistant|>"',
+          r"format_chat\(\[\('user', 'hi'\)\]", name="the expected string, hard-coded"),
+    Wrong("1.6", """
+        tags = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
+        for role, _ in messages:
+            if role not in tags:
+                raise ValueError(f"unknown role {role!r}")
+        return "".join(f"{tags[r]}{t}{END}" for r, t in messages) + ASSISTANT
+        """, r"add_generation_prompt=False", name="ignores add_generation_prompt"),
+    Wrong("1.6", """
+        tags = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
+        out = "".join(f"{tags.get(r, '')}{t}{END}" for r, t in messages)
+        return out + ASSISTANT if add_generation_prompt else out
+        """, r"unknown role", name="unknown roles accepted"),
+    Wrong("1.6", """
+        tags = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
+        out = "".join(f"{tags[r]}{t}{END}" for r, t in messages)
+        return out + ASSISTANT if add_generation_prompt else out
+        """, r"should raise ValueError, got KeyError", name="KeyError for an unknown role"),
+    Wrong("1.6", """
+        tags = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
+        for role, _ in messages:
+            if role not in tags:
+                raise ValueError(f"unknown role {role!r}")
+        out = END.join(f"{tags[r]}{t}" for r, t in messages)
+        return out + ASSISTANT if add_generation_prompt else out
+        """, r"format_chat gave", name="<|end|> only between messages"),
+    # 1.7 one tokenizer for two domains
+    Wrong("1.7", "two_domains = BPETokenizer().train(tw.train, 4096)", r"on Python docs your tokenizer needs",
+          name="TinyWorld only"),
+    Wrong("1.7", "two_domains = BPETokenizer().train([tw.val, py.val], 4096)", r"validation texts but nowhere in the training",
+          name="trained on the validation texts"),
+    Wrong("1.7", "two_domains = BPETokenizer().train([tw.train, py.train], 8192)", r"the limit is 4,096",
+          name="vocabulary too large"),
+    Wrong("1.7", "two_domains = ByteTokenizer()", r"should be a BPETokenizer", name="not a BPE tokenizer"),
+]
+
+WRONG = WRONG_CH0 + WRONG_CH1
 
 
 @pytest.mark.parametrize("wrong", WRONG_CH0, ids=ids(WRONG_CH0))
@@ -134,6 +280,16 @@ def test_chapter0_checks_reject_wrong_answers(wrong):
 @pytest.mark.parametrize("exercise", ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6"])
 def test_chapter0_solutions_pass_their_checks(exercise):
     run_right(CH0, exercise)
+
+
+@pytest.mark.parametrize("wrong", WRONG_CH1, ids=ids(WRONG_CH1))
+def test_chapter1_checks_reject_wrong_answers(wrong):
+    run_wrong(CH1, wrong)
+
+
+@pytest.mark.parametrize("exercise", ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7"])
+def test_chapter1_solutions_pass_their_checks(exercise):
+    run_right(CH1, exercise)
 
 
 def test_enough_wrong_answers():
