@@ -269,7 +269,115 @@ WRONG_CH1 = [
     Wrong("1.7", "two_domains = ByteTokenizer()", r"should be a BPETokenizer", name="not a BPE tokenizer"),
 ]
 
-WRONG = WRONG_CH0 + WRONG_CH1
+WRONG_CHA = [
+    # A.1 Zipf's slope
+    Wrong("A.1", "return -1.0", r"zipf_text|slope on a text", name="the textbook constant"),
+    Wrong("A.1", """
+        words = re.findall(r"[A-Za-z]+|\\d+", text)
+        counts = np.array(sorted(Counter(words).values(), reverse=True), dtype=float)[:top]
+        return float(np.polyfit(np.log(np.arange(1, len(counts) + 1)), np.log(counts), 1)[0])
+        """, r"top=\d+\) on a mixed text", name="not lower-cased"),
+    Wrong("A.1", """
+        words = [w.lower() for w in re.findall(r"[A-Za-z]+|\\d+", text)]
+        counts = np.array(sorted(Counter(words).values(), reverse=True), dtype=float)[:1000]
+        return float(np.polyfit(np.log(np.arange(1, len(counts) + 1)), np.log(counts), 1)[0])
+        """, r"top=5\) on a mixed text", name="ignores top"),
+    Wrong("A.1", """
+        words = [w.lower() for w in re.findall(r"[A-Za-z]+|\\d+", text)]
+        counts = np.array(sorted(Counter(words).values(), reverse=True), dtype=float)[:top]
+        return float(np.polyfit(np.log(np.arange(len(counts))+ 1e-9), np.log(counts), 1)[0])
+        """, r"slope on a text", name="ranks start at 0"),
+    Wrong("A.1", """
+        words = [w.lower() for w in re.findall(r"[A-Za-z]+|\\d+", text)]
+        counts = np.array(sorted(Counter(words).values(), reverse=True), dtype=float)[:top]
+        return float(np.polyfit(np.arange(1, len(counts) + 1), counts, 1)[0])
+        """, r"should be negative|slope on a text", name="no logarithms"),
+    Wrong("A.1", """
+        words = [w.lower() for w in re.findall(r"[A-Za-z]+", text)]
+        counts = np.array(sorted(Counter(words).values(), reverse=True), dtype=float)[:top]
+        return float(np.polyfit(np.log(np.arange(1, len(counts) + 1)), np.log(counts), 1)[0])
+        """, r"mixed text", name="digits not counted"),
+    # A.2 siblings
+    Wrong("A.2", """
+        if person.mother is None:
+            return []
+        return sorted(world.people[c].name for c in world.people[person.mother].children if c != person.id)
+        """, r"half-siblings are not siblings", name="half-siblings through the mother"),
+    Wrong("A.2", """
+        if person.mother is None:
+            return []
+        return sorted(world.people[c].name for c in world.people[person.father].children)
+        """, r"own sibling", name="includes the person"),
+    Wrong("A.2", """
+        if person.mother is None:
+            return []
+        return [world.people[c].name for c in world.people[person.father].children
+                if c != person.id and world.people[c].mother == person.mother][::-1]
+        """, r"the tables say", name="not sorted"),
+    Wrong("A.2", "return []", r"the tables say", name="always empty"),
+    Wrong("A.2", """
+        if person.mother is None:
+            return []
+        w = globals()["world"]
+        return sorted(w.people[c].name for c in w.people[person.father].children
+                      if c != person.id and w.people[c].mother == person.mother)
+        """, r"share both parents|World\(seed=1\)", name="the global world"),
+    # A.3 leak detector
+    Wrong("A.3", "return sorted({p.name for p in people if p.name in text})", r"different word, not a leak",
+          name="substring search without word boundaries"),
+    Wrong("A.3", "return sorted(p.name for p in people)", r"no held-out names", name="reports everyone"),
+    Wrong("A.3", """
+        pattern = re.compile(r"\\b(?:" + "|".join(re.escape(p.name) for p in people) + r")\\b")
+        return pattern.findall(text)
+        """, r"listed once, and the list sorted", name="duplicates, in text order"),
+    Wrong("A.3", """
+        pattern = re.compile(r"\\b(?:" + "|".join(re.escape(p.first) for p in people) + r")\\b")
+        found = set(pattern.findall(text))
+        return sorted(p.name for p in people if p.first in found)
+        """, r"no held-out names|first name alone", name="first names only"),
+    Wrong("A.3", "return []", r"should report exactly that name", name="always empty"),
+    # A.4 mixtures and predictions (cell 0: predictions, cell 1: mixtures)
+    Wrong("A.4", 'more_distinct_words = "stories"\ncompresses_better = "stories"', r"measurement says biographies",
+          name="predicts stories have more words"),
+    Wrong("A.4", 'more_distinct_words = "biographies"\ncompresses_better = "biographies"', r"compress better",
+          name="predicts biographies compress better"),
+    Wrong("A.4", 'more_distinct_words = "yes"\ncompresses_better = "no"', r'write "stories" or "biographies"',
+          name="not one of the two answers"),
+    Wrong("A.4", 'stories_only = {"biography": 1.0}\nbios_only = {"story": 1.0}', r"stories only", cell=1,
+          name="mixtures swapped"),
+    Wrong("A.4", 'stories_only = {"story": 0.5, "biography": 0.5}\nbios_only = {"biography": 1.0}', r"stories only",
+          cell=1, name="a mixed corpus"),
+    # A.5 town guide
+    Wrong("A.5", "return town.name", r"in .* on the river", name="only the town's name"),
+    Wrong("A.5", """
+        other = world.towns[(town.id + 1) % len(world.towns)]
+        return f"{town.name} is a town in {other.country} on the river {other.river}."
+        """, r"should say that it is in|not its country or river", name="another town's country and river"),
+    Wrong("A.5", """
+        p = rng.choice(world.train_people)
+        return f"{town.name} is a town in {town.country} on the river {town.river}. {p.name} was born here."
+        """, r"but was born in", name="names a random person"),
+    Wrong("A.5", """
+        born = [p for p in world.people if world.towns[p.birth_city].name == town.name]
+        names = ", ".join(p.name for p in born)
+        return f"{town.name} is a town in {town.country} on the river {town.river}. Born here: {names}."
+        """, r"held-out person", name="includes held-out people"),
+    Wrong("A.5", """
+        return f"{town.name} is a town in {town.country} on the river {town.river}."
+        """, r"name at least one", name="names nobody"),
+    Wrong("A.5", """
+        born = [p for p in world.train_people if p.birth_city == town.id]
+        return f"{town.name} is in {town.country} on the river {town.river}.\\n\\n" + ", ".join(p.name for p in born[:2])
+        """, r"blank line", name="a blank line inside"),
+    Wrong("A.5", """
+        w = globals()["world"]
+        born = [p for p in w.train_people if p.birth_city == town.id][:2]
+        t = w.towns[town.id]
+        return f"{t.name} is a town in {t.country} on the river {t.river}. " + ", ".join(p.name for p in born)
+        """, r"should name the town|should say", name="the global world"),
+]
+
+WRONG = WRONG_CH0 + WRONG_CH1 + WRONG_CHA
 
 
 @pytest.mark.parametrize("wrong", WRONG_CH0, ids=ids(WRONG_CH0))
@@ -292,6 +400,17 @@ def test_chapter1_solutions_pass_their_checks(exercise):
     run_right(CH1, exercise)
 
 
+@pytest.mark.parametrize("wrong", WRONG_CHA, ids=ids(WRONG_CHA))
+def test_appendix_a_checks_reject_wrong_answers(wrong):
+    run_wrong(CHA, wrong)
+
+
+@pytest.mark.parametrize("exercise", ["A.1", "A.2", "A.3", "A.4", "A.5"])
+def test_appendix_a_solutions_pass_their_checks(exercise):
+    run_right(CHA, exercise)
+
+
 def test_enough_wrong_answers():
     counts = count_wrong(WRONG)
     assert sum(counts.values()) >= 30, counts
+    assert all(counts[ch] >= 10 for ch in ("0", "1", "A")), counts
