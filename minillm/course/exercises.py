@@ -12,7 +12,7 @@ it becomes a prompt for the learner's own answer. ``N.M`` comes from the latest 
 heading ``Exercise N.M`` above the cell. Outputs are cleared. ``make exercises`` runs this.
 
 Learners work in ``exercises/``, so regenerating must never destroy their answers. Each
-generated notebook carries a fingerprint in its metadata (``metadata.minillm.sources_sha256``,
+generated notebook carries a fingerprint in its metadata (``metadata["minillm-exercise"].sources_sha256``,
 the sha256 of every cell's type and source, see :func:`learner_content_hash`). On the next run
 a notebook whose cells still match its fingerprint (untouched, or only executed) is updated
 freely; one whose cells differ (a learner wrote in it) is skipped and listed, unless
@@ -29,6 +29,7 @@ import re
 from pathlib import Path
 
 from ..utils import atomic_write
+from .fresh import KERNELSPEC
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)(?:###|<!--)\s*BEGIN SOLUTION\s*(?:-->)?\s*$")
 END = re.compile(r"^[ \t]*(?:###|<!--)\s*END SOLUTION\s*(?:-->)?\s*$")
@@ -45,7 +46,7 @@ class ExerciseError(ValueError):
     """Solution markers are malformed; the message names the file, cell and line."""
 
 
-STAMP = "minillm"
+STAMP = "minillm-exercise"
 """The key of the generator's entry in a notebook's metadata."""
 
 
@@ -161,7 +162,10 @@ def make_exercises(nb: dict, source: str = "<notebook>", number: int | str | Non
     nb["nbformat"], nb["nbformat_minor"] = 4, 4
     if not isinstance(nb.get("metadata"), dict):
         nb["metadata"] = {}
-    nb["metadata"][STAMP] = {"generated_from": source, "sources_sha256": learner_content_hash(nb)}
+    meta = nb["metadata"]
+    meta["kernelspec"] = dict(KERNELSPEC)  # what `make setup` installs: JupyterLab keeps the file clean
+    meta.pop("minillm", None)  # the freshness stamp belongs to executed notebooks; exercises are not run
+    meta[STAMP] = {"generated_from": source, "sources_sha256": learner_content_hash(nb)}
     return nb
 
 
