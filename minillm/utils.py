@@ -173,7 +173,7 @@ def check_int(name: str, value, minimum: int | None = None, maximum: int | None 
         raise InputTypeError(f"{name} must be an int{hint}, got {value!r} of type {type(value).__name__}")
     value = int(value)
     if minimum is not None and value < minimum:
-        want = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        want = {1: "a positive int", 0: "a non-negative int"}.get(minimum, f"an int >= {minimum}")
         raise ValueError(f"{name} must be {want}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
