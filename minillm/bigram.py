@@ -14,7 +14,14 @@ from pathlib import Path
 
 import torch
 
-from .utils import InputTypeError, atomic_write, check_float, check_int, check_memory
+from .utils import (
+    InputTypeError,
+    atomic_write,
+    check_float,
+    check_int,
+    check_memory,
+    check_output_dir,
+)
 
 
 class BigramModel:
@@ -148,7 +155,7 @@ class BigramModel:
         """Write ``model.safetensors`` (the counts) and ``config.json`` (vocab, smoothing)."""
         from safetensors.torch import save
 
-        folder = Path(folder)
+        folder = check_output_dir(folder, "the bigram model's folder")
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_write(folder / "model.safetensors") as f:
             f.write(save({"counts": self.counts.contiguous()}))

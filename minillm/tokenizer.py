@@ -644,9 +644,12 @@ class BPETokenizer(Tokenizer):
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a HF ``tokenizer.json`` (atomically). A folder path gets ``tokenizer.json`` inside it."""
+        from .utils import check_output_dir
+
         path = Path(path)
         if path.is_dir():
             path = path / "tokenizer.json"
+        check_output_dir(path.parent, "the tokenizer's folder")
         with atomic_write(path, "w") as f:
             json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
         return path

@@ -510,8 +510,9 @@ class Trainer:
         saved_model = state.get("model_config")
         if dataclasses.is_dataclass(mine_model) and isinstance(saved_model, dict):
             now = dataclasses.asdict(mine_model)
-            differ = {k: (saved_model.get(k), now.get(k)) for k in sorted(set(now) | set(saved_model))
-                      if k != "fast_attention" and saved_model.get(k) != now.get(k)}
+            # fields both know (a field added to GPTConfig later is not a difference)
+            differ = {k: (saved_model[k], now[k]) for k in sorted(set(now) & set(saved_model))
+                      if k != "fast_attention" and saved_model[k] != now[k]}
             if differ:
                 lines = ", ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, (a, b) in differ.items())
                 raise ValueError(f"cannot resume {self.checkpoint_path}: it was written for a model with "

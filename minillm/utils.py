@@ -306,17 +306,24 @@ def read_json(path, expected: type | tuple = dict, what: str | None = None):
     return data
 
 
-def remove_stale_temporaries(folder, name: str | None = None) -> list[Path]:
+def remove_stale_temporaries(folder, name: str | None = None, min_age_s: float = 0.0) -> list[Path]:
     """Delete the ``.NAME.*.tmp`` files an interrupted :func:`atomic_write` left in ``folder``.
 
     ``name=None`` removes every such file. Call it when a run starts or resumes (one process
-    per folder writes there). Returns what was removed.
+    per folder writes there); where another process may be writing the same file right now (a
+    shared cache), pass ``min_age_s`` so that only old leftovers go. Returns what was removed.
     """
+    import time
+
     folder = Path(folder)
     if not folder.is_dir():
         return []
     removed = []
+    now = time.time()
     for p in folder.glob(f".{name}.*.tmp" if name else ".*.tmp"):
+        with contextlib.suppress(OSError):
+            if min_age_s and now - p.stat().st_mtime < min_age_s:
+                continue
         if p.is_file():
             with contextlib.suppress(OSError):
                 p.unlink()

@@ -544,9 +544,24 @@ FILES = {
                           ["solutions", "is a file"]),
     "exercises-is-file": (lambda t: generate_all(_solutions(t), _write(t / "ex", "x")), NotADirectoryError,
                           ["exercises folder", "is a file"]),
+    "tokenizer-save-under-file": (lambda t: _TOK.save(_write(t / "f", "x") / "tokenizer.json"),
+                                  NotADirectoryError, ["tokenizer's folder", "is a file"]),
+    "bigram-save-onto-file": (lambda t: _BIGRAM.save(_write(t / "f", "x")), NotADirectoryError,
+                              ["bigram model's folder", "is a file"]),
+    "device-from-environment": (lambda t: _device_from_env("tpu"), ValueError, ["'tpu'", "MINILLM_DEVICE"]),
     # the cached model folder
     "cache-damaged": (lambda t: _damaged_cache(t), ValueError, ["cached model", "damaged", "Delete the folder"]),
 }
+
+
+def _device_from_env(name: str):
+    import os
+
+    os.environ["MINILLM_DEVICE"] = name
+    try:
+        return device()
+    finally:
+        del os.environ["MINILLM_DEVICE"]
 
 
 def _mkdir(p: Path) -> Path:
@@ -998,6 +1013,39 @@ def test_interrupted_writes_are_cleaned_up_when_a_run_resumes(finished_run, tmp_
     code, _, err = run_cli([*P, "--out", run, "--resume"], capsys)
     assert code == 0, err
     assert not any(p.exists() for p in leftovers)
+
+
+def test_interrupted_downloads_are_cleaned_up_by_the_next_download(tmp_path, monkeypatch):
+    """Only leftovers older than an hour go: a younger one may be another download in progress."""
+    import os
+    import time
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    old = _write(tmp_path / ".x.txt.abc.tmp", b"x" * 100)
+    young = _write(tmp_path / ".x.txt.def.tmp", b"y")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    with pytest.raises(DownloadError):
+        download("https://example.org/x.txt", tmp_path / "x.txt", "0" * 64, progress=False)
+    assert not old.exists() and young.exists()
+
+
+def test_resume_ignores_a_model_field_the_checkpoint_predates(tmp_path):
+    """A field added to GPTConfig after a checkpoint was written is not a 'different configuration'."""
+    Trainer(tiny_model(), _TOKENS, None, cfg(steps=1, out_dir=str(tmp_path)), device="cpu").fit()
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del state["model_config"]["gelu"]
+    torch.save(state, tmp_path / "checkpoint.pt")
+    trainer = Trainer(tiny_model(), _TOKENS, None, cfg(steps=1, out_dir=str(tmp_path)), resume=True, device="cpu")
+    assert trainer.step == 1
+
+
+def test_cli_readme_outside_the_repository(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["readme"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "no book.yml" in err
 
 
 def test_half_built_cached_models_are_removed_by_the_next_build(tmp_path, monkeypatch):
