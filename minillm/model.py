@@ -166,7 +166,13 @@ def estimate_params(c: GPTConfig) -> int:
 
 
 def check_model_memory(c: GPTConfig) -> None:
-    """Refuse, before allocating, a GPT whose float32 weights would not fit in this machine's memory."""
+    """Refuse, before allocating, a GPT whose float32 weights would not fit in this machine's memory.
+
+    Under ``with torch.device("meta")`` nothing is allocated, so any size is fine there.
+    """
+    get_default = getattr(torch, "get_default_device", None)
+    if get_default is not None and get_default().type == "meta":
+        return
     n = estimate_params(c)
     check_memory(4 * n, f"a GPT with vocab_size={c.vocab_size}, block_size={c.block_size}, "
                  f"n_layer={c.n_layer}, n_embd={c.n_embd} ({n:,} float32 parameters)")

@@ -355,6 +355,13 @@ def test_api_bad_input_is_refused_and_named(case):
         assert word in message, f"{case}: {word!r} not in the message {message!r}"
 
 
+def test_the_memory_check_lets_meta_models_through():
+    """Chapter 3 counts the parameters of big configs on the meta device, which allocates nothing."""
+    with torch.device("meta"):
+        model = GPT(GPTConfig(vocab_size=HUGE // 1000, n_embd=1024, n_head=8))
+    assert model.num_params() > 10**12 // 1000 * 1024
+
+
 def test_type_errors_are_also_value_errors():
     """Old callers that catch ValueError for a wrong type keep working (InputTypeError is both)."""
     with pytest.raises(ValueError):
