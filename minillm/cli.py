@@ -400,9 +400,10 @@ def _readme(args: argparse.Namespace) -> int:
     return 0
 
 
-USER_ERRORS = (ValueError, TypeError, OSError)
+USER_ERRORS = (ValueError, TypeError, OSError, FloatingPointError)
 """What a user's mistake raises (bad values, wrong types, missing or unwritable files, no
-network: ``DownloadError`` is an ``OSError``). ``main`` prints these as one line."""
+network: ``DownloadError`` is an ``OSError``; a loss that became NaN with too high a learning
+rate: ``NonFiniteLossError``). ``main`` prints these as one line."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,40 @@
-"""Small helpers every chapter uses: device choice, seeding, atomic files, the cache folder.
+"""Small helpers every chapter uses: device choice, seeding, atomic files, the cache folder,
+and the checks that turn a user's bad input into a clear error.
 
 Chapter 0 introduces them; nothing here imports more than torch, numpy and the standard library.
+
+Rules for bad input
+-------------------
+
+Every module of minillm follows them; new modules too.
+
+1. Check a value where it enters -- at the top of the public function, in a config
+   dataclass's ``__post_init__``, in the loader of a file -- before any work, download or
+   allocation. Never let it reach torch, numpy or a comparison deep inside.
+2. The message names the argument or field (``TrainConfig.lr``, ``top_k``, ``--steps``,
+   ``runs/x/run.json: train.steps``), shows the bad value with ``!r``, says what was expected
+   and, where there is one, how to fix it. One line: the command line prints it as is.
+3. A wrong type raises :class:`InputTypeError` (a ``TypeError`` that is also a
+   ``ValueError``); a wrong value -- out of range, NaN, infinity, an unknown choice --
+   ``ValueError``; a missing file ``FileNotFoundError``. ``True`` is not an int here, a
+   string is never a number, NaN and infinity are never valid unless a field says so.
+4. Files: read JSON with :func:`read_json` (binary, truncated or wrong-type files name the
+   file); check each field's type and name it as ``file: field``; safetensors and
+   ``torch.load(weights_only=True)`` only; say which file is damaged and how to remake it.
+5. Sizes: before allocating something that grows with a user's number (a vocabulary, a
+   context, a batch), estimate its bytes and call :func:`check_memory`.
+6. Devices go through :func:`device` (it names the devices there are); output folders through
+   :func:`check_output_dir` before any training starts.
+7. Nothing is clipped or ignored silently: an option that does not apply raises, an option
+   whose value means "no limit" says so in its docstring.
+8. Never overwrite a user's work (a finished run, an edited notebook) without an explicit
+   ``overwrite``/``--force``; say what was skipped. Remove your own temporary files
+   (:func:`remove_stale_temporaries`) on the next run.
+9. Command line: use :func:`positive_int`, :func:`nonnegative_int`, :func:`positive_float`,
+   ... as argparse ``type=``; ``minillm.cli.main`` turns ``ValueError``, ``TypeError`` and
+   ``OSError`` into one line on stderr and exit status 2.
+10. Test each bad input (``tests/test_bad_input.py``): the exception type and that the
+   message names the input.
 """
 
 from __future__ import annotations
@@ -116,36 +150,7 @@ def cache_dir() -> Path:
 
 
 # --- checking what a user passes in ------------------------------------------------------------
-#
-# Rules for bad input. Every module of minillm follows them (the lead points new modules here):
-#
-# 1. Check a value where it enters -- at the top of the public function, in a config
-#    dataclass's ``__post_init__``, in the loader of a file -- before any work, download or
-#    allocation. Never let it reach torch, numpy or a comparison deep inside.
-# 2. The message names the argument or field (``TrainConfig.lr``, ``top_k``, ``--steps``,
-#    ``runs/x/run.json: train.steps``), shows the bad value with ``!r``, says what was expected
-#    and, where there is one, how to fix it. One line: the command line prints it as is.
-# 3. A wrong type raises :class:`InputTypeError` (a ``TypeError`` that is also a
-#    ``ValueError``); a wrong value -- out of range, NaN, infinity, an unknown choice --
-#    ``ValueError``; a missing file ``FileNotFoundError``. ``True`` is not an int here, a
-#    string is never a number, NaN and infinity are never valid unless a field says so.
-# 4. Files: read JSON with :func:`read_json` (binary, truncated or wrong-type files name the
-#    file); check each field's type and name it as ``file: field``; safetensors and
-#    ``torch.load(weights_only=True)`` only; say which file is damaged and how to remake it.
-# 5. Sizes: before allocating something that grows with a user's number (a vocabulary, a
-#    context, a batch), estimate its bytes and call :func:`check_memory`.
-# 6. Devices go through :func:`device` (it names the devices there are); output folders through
-#    :func:`check_output_dir` before any training starts.
-# 7. Nothing is clipped or ignored silently: an option that does not apply raises, an option
-#    whose value means "no limit" says so in its docstring.
-# 8. Never overwrite a user's work (a finished run, an edited notebook) without an explicit
-#    ``overwrite``/``--force``; say what was skipped. Remove your own temporary files
-#    (:func:`remove_stale_temporaries`) on the next run.
-# 9. Command line: use :func:`positive_int`, :func:`nonnegative_int`, :func:`positive_float`,
-#    ... as argparse ``type=``; ``minillm.cli.main`` turns ``ValueError``, ``TypeError`` and
-#    ``OSError`` into one line on stderr and exit status 2.
-# 10. Test each bad input (``tests/test_bad_input.py``): the exception type and that the
-#    message names the input.
+# The rules every module follows are in this module's docstring ("Rules for bad input").
 
 
 class InputTypeError(TypeError, ValueError):
