@@ -1086,3 +1086,11 @@ def test_half_built_cached_models_are_removed_by_the_next_build(tmp_path, monkey
 def test_the_count_of_bad_inputs():
     """Issue 17 asks for at least 150 different bad inputs; keep the count honest."""
     assert len(API) + len(FILES) + len(CLI) >= 150
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+def test_gpu_sizes_and_missing_gpus_are_named():
+    with pytest.raises(ValueError, match=r"'cuda:99' does not exist: this machine has 'cpu', 'cuda:0'"):
+        device("cuda:99")
+    with pytest.raises(ValueError, match=r"would need .* but the GPU \(cuda"):
+        Trainer(tiny_model(), _TOKENS, None, cfg(batch_size=10**9), device="cuda")
