@@ -511,6 +511,9 @@ def encode(text: str, tokenizer=None) -> np.ndarray:
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     if tokenizer is None:
         return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
+    if isinstance(tokenizer, (str, bytes)) or not callable(getattr(tokenizer, "encode", None)):
+        raise InputTypeError(f"tokenizer must have an encode(text) method (e.g. a BPETokenizer), got "
+                             f"{type(tokenizer).__name__}")
     ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
     if ids.size and ids.min() < 0:
         raise ValueError(f"the tokenizer returned a negative id ({ids.min()})")

@@ -489,6 +489,7 @@ class GPT(nn.Module):
         of the PaLM paper's appendix B (Chowdhery et al., 2022): ``6N + 12 L T C``.
         """
         c = self.config
+        check_int("seq_len", seq_len, 1, allow_none=True)
         t = c.block_size if seq_len is None else seq_len
         n_matmul = self.num_params(non_embedding=True)
         if c.tie_weights:

@@ -391,6 +391,9 @@ class Trainer:
                                  f"vocabulary (vocab_size={vocab}, ids 0..{vocab - 1}); encode with the "
                                  "tokenizer the model was built for")
         self._eval_sets = self._fixed_eval_windows()
+        if callbacks is not None and (isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__")):
+            raise InputTypeError(f"callbacks must be a list of callbacks, got {type(callbacks).__name__}; "
+                                 "wrap one in a list: callbacks=[cb]")
         self.callbacks = [cb if hasattr(cb, "on_eval") or hasattr(cb, "on_step")
                           or hasattr(cb, "on_end") else _EvalCallback(cb) for cb in callbacks or []]
         self.out_dir = Path(self.cfg.out_dir) if self.cfg.out_dir else None

@@ -106,7 +106,7 @@ def available_devices() -> list[str]:
 
 def seed_everything(seed: int = 0) -> None:
     """Seed Python's, numpy's and torch's random generators so a run repeats exactly."""
-    seed = check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0, 2**63 - 1)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -251,7 +251,10 @@ def check_memory(nbytes: float, what: str, device=None) -> None:
     instead of the machine's. The message gives both sizes, so the user sees how far off it is.
     """
     total = None
-    dev = torch.device(device) if device is not None else None
+    try:
+        dev = torch.device(device) if device is not None else None
+    except (RuntimeError, TypeError, ValueError):  # not a device: the caller's own check says so
+        dev = None
     if dev is not None and dev.type == "cuda" and torch.cuda.is_available():
         total = torch.cuda.get_device_properties(dev.index or 0).total_memory
         where = f"the GPU ({dev})"
