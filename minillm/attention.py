@@ -29,6 +29,17 @@ from torch import nn
 
 from .utils import InputTypeError, check_float, check_int, check_memory
 
+
+def _user_device(device):
+    """A device a user named as a string goes through :func:`minillm.utils.device`, which says
+    what is available when it is not there; ``None`` and ``torch.device`` objects pass as they are."""
+    if isinstance(device, str):
+        from .utils import device as pick
+
+        return pick(device)
+    return device
+
+
 # --- 1. scaled dot-product attention ---------------------------------------------------------
 
 
@@ -39,6 +50,7 @@ def causal_mask(t_query: int, t_key: int | None = None, device=None) -> torch.Te
     more keys than queries (the queries are the *last* ``t_query`` tokens, as with a KV cache),
     the mask is aligned to the bottom right: the last query sees every key.
     """
+    device = _user_device(device)
     check_int("t_query", t_query, 0)
     check_int("t_key", t_key, 0, allow_none=True)
     t_key = t_query if t_key is None else t_key
@@ -375,6 +387,7 @@ def sinusoidal_positions(t: int, c: int, base: float = 10000.0, device=None) -> 
     Channel pair ``(2i, 2i+1)`` holds ``sin`` and ``cos`` of ``pos / base**(2i / c)``: fast waves
     in the first channels, slow ones in the last, so every position gets a distinct pattern.
     """
+    device = _user_device(device)
     check_int("t", t, 0)
     check_int("c", c, 1)
     check_float("base", base, 1.0, exclusive_minimum=True)
@@ -398,6 +411,7 @@ def rope_cos_sin(
     pairs ``(x[i], x[i + D/2])`` and rotates pair ``i`` of the token at position ``m`` by the
     angle ``m * base**(-2i / D)``. ``head_dim`` must be even.
     """
+    device = _user_device(device)
     check_int("t", t, 0)
     check_int("head_dim", head_dim, 1)
     check_float("base", base, 1.0, exclusive_minimum=True)

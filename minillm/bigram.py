@@ -14,7 +14,14 @@ from pathlib import Path
 
 import torch
 
-from .utils import InputTypeError, atomic_write, check_float, check_int, check_memory
+from .utils import (
+    InputTypeError,
+    atomic_write,
+    check_float,
+    check_int,
+    check_memory,
+    check_output_dir,
+)
 
 
 class BigramModel:
@@ -84,7 +91,9 @@ class BigramModel:
     def decode(self, ids) -> str:
         V = len(self.vocab)
         out = []
-        for i in ids:
+        for i in ids.tolist() if hasattr(ids, "tolist") else ids:
+            if isinstance(i, bool) or isinstance(i, float) or not hasattr(i, "__index__"):
+                raise InputTypeError(f"token ids must be ints, got {i!r} ({type(i).__name__})")
             i = int(i)
             if not 0 <= i < V:
                 raise ValueError(f"token id {i} is outside the vocabulary (size {V})")
@@ -93,6 +102,8 @@ class BigramModel:
 
     def next_char_probs(self, char: str) -> dict[str, float]:
         """The distribution of the next character after ``char``, as a dict."""
+        if not isinstance(char, str) or len(char) != 1:
+            raise ValueError(f"char must be one character, got {char!r}")
         row = self.probs[self.encode(char)[0]]
         return {ch: float(p) for ch, p in zip(self.vocab, row)}
 
@@ -148,7 +159,7 @@ class BigramModel:
         """Write ``model.safetensors`` (the counts) and ``config.json`` (vocab, smoothing)."""
         from safetensors.torch import save
 
-        folder = Path(folder)
+        folder = check_output_dir(folder, "the bigram model's folder")
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_write(folder / "model.safetensors") as f:
             f.write(save({"counts": self.counts.contiguous()}))

@@ -408,9 +408,11 @@ def run_pretrain(args) -> Path:
         print(f"{len(train_ids):,} training tokens, vocabulary {tokenizer.vocab_size}, model "
               f"{model.num_params() / 1e6:.2f}M parameters, {world} process(es)")
     trainer = Trainer(model, train_ids, val_ids, cfg, resume=args.resume, device=args.device or None)
+    start = trainer.step
     trainer.fit()
+    if rank == 0 and not (args.resume and trainer.step == start and (out / "model.safetensors").exists()):
+        model.save(out)  # (a finished run that was resumed keeps its files untouched)
     if rank == 0:
-        model.save(out)
         last = trainer.history.evals[-1] if trainer.history.evals else {}
         print(f"done: {trainer.step} steps, validation loss {last.get('val_loss', float('nan')):.3f}; "
               f"saved to {out}. Try: minillm generate {out}")
@@ -580,9 +582,10 @@ def _readme(args: argparse.Namespace) -> int:
     return 0
 
 
-USER_ERRORS = (ValueError, TypeError, OSError)
+USER_ERRORS = (ValueError, TypeError, OSError, FloatingPointError)
 """What a user's mistake raises (bad values, wrong types, missing or unwritable files, no
-network: ``DownloadError`` is an ``OSError``). ``main`` prints these as one line."""
+network: ``DownloadError`` is an ``OSError``; a loss that became NaN with too high a learning
+rate: ``NonFiniteLossError``). ``main`` prints these as one line."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,7 @@ from .utils import (
     check_int,
     check_memory,
     check_output_dir,
+    remove_stale_temporaries,
 )
 
 SIZES = {"tiny": 150_000, "small": 1_000_000, "default": 4_000_000}
@@ -353,6 +354,8 @@ def download(url: str, path: str | os.PathLike, sha256: str, *, progress: bool =
     file by hand.
     """
     path = Path(path)
+    # what an interrupted download left behind (an hour old: not another download in progress)
+    remove_stale_temporaries(path.parent, path.name, min_age_s=3600)
     by_hand = (f"To get it by hand, download {url} with a browser or `curl -L -o {path} {url}`, "
                f"and check that its sha256 is {sha256}.")
     h = hashlib.sha256()
@@ -508,6 +511,9 @@ def encode(text: str, tokenizer=None) -> np.ndarray:
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     if tokenizer is None:
         return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).copy()
+    if isinstance(tokenizer, (str, bytes)) or not callable(getattr(tokenizer, "encode", None)):
+        raise InputTypeError(f"tokenizer must have an encode(text) method (e.g. a BPETokenizer), got "
+                             f"{type(tokenizer).__name__}")
     ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
     if ids.size and ids.min() < 0:
         raise ValueError(f"the tokenizer returned a negative id ({ids.min()})")

@@ -175,7 +175,13 @@ def estimate_params(c: GPTConfig) -> int:
 
 
 def check_model_memory(c: GPTConfig) -> None:
-    """Refuse, before allocating, a GPT whose float32 weights would not fit in this machine's memory."""
+    """Refuse, before allocating, a GPT whose float32 weights would not fit in this machine's memory.
+
+    Under ``with torch.device("meta")`` nothing is allocated, so any size is fine there.
+    """
+    get_default = getattr(torch, "get_default_device", None)
+    if get_default is not None and get_default().type == "meta":
+        return
     n = estimate_params(c)
     check_memory(4 * n, f"a GPT with vocab_size={c.vocab_size}, block_size={c.block_size}, "
                  f"n_layer={c.n_layer}, n_embd={c.n_embd} ({n:,} float32 parameters)")
@@ -632,6 +638,7 @@ class GPT(nn.Module):
         of the PaLM paper's appendix B (Chowdhery et al., 2022): ``6N + 12 L T C``.
         """
         c = self.config
+        check_int("seq_len", seq_len, 1, allow_none=True)
         t = c.block_size if seq_len is None else seq_len
         n_matmul = self.num_params(non_embedding=True)
         if c.tie_weights:

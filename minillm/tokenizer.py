@@ -424,6 +424,8 @@ class BPETokenizer(Tokenizer):
 
     def token_to_id(self, token: str | bytes) -> int:
         """The id of a special token (by name) or of a regular token (by its bytes or text)."""
+        if not isinstance(token, (str, bytes, bytearray)):
+            raise TypeError(f"token must be a str or bytes, got {token!r} ({type(token).__name__})")
         if isinstance(token, str) and token in self.special_tokens:
             return self.special_tokens[token]
         data = token.encode("utf-8") if isinstance(token, str) else bytes(token)
@@ -463,8 +465,10 @@ class BPETokenizer(Tokenizer):
             return None
         if isinstance(allowed_special, str):
             raise ValueError(f"allowed_special must be 'all', 'none' or a collection of special tokens, got {allowed_special!r}")
+        if not hasattr(allowed_special, "__iter__"):
+            raise ValueError(f"allowed_special must be 'all', 'none' or a collection of special tokens, got {allowed_special!r}")
         allowed = frozenset(allowed_special)
-        unknown = sorted(allowed - set(self.special_tokens))
+        unknown = sorted(map(str, allowed - set(self.special_tokens)))
         if unknown:
             raise ValueError(f"unknown special token {unknown[0]!r}; this tokenizer knows {list(self.special_tokens)} (add it with special_tokens=... before training)")
         if not allowed:
@@ -644,9 +648,12 @@ class BPETokenizer(Tokenizer):
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a HF ``tokenizer.json`` (atomically). A folder path gets ``tokenizer.json`` inside it."""
+        from .utils import check_output_dir
+
         path = Path(path)
         if path.is_dir():
             path = path / "tokenizer.json"
+        check_output_dir(path.parent, "the tokenizer's folder")
         with atomic_write(path, "w") as f:
             json.dump(self.to_dict(), f, ensure_ascii=False, indent=1)
         return path

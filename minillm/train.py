@@ -391,6 +391,9 @@ class Trainer:
                                  f"vocabulary (vocab_size={vocab}, ids 0..{vocab - 1}); encode with the "
                                  "tokenizer the model was built for")
         self._eval_sets = self._fixed_eval_windows()
+        if callbacks is not None and (isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__")):
+            raise InputTypeError(f"callbacks must be a list of callbacks, got {type(callbacks).__name__}; "
+                                 "wrap one in a list: callbacks=[cb]")
         self.callbacks = [cb if hasattr(cb, "on_eval") or hasattr(cb, "on_step")
                           or hasattr(cb, "on_end") else _EvalCallback(cb) for cb in callbacks or []]
         self.out_dir = Path(self.cfg.out_dir) if self.cfg.out_dir else None
@@ -510,8 +513,9 @@ class Trainer:
         saved_model = state.get("model_config")
         if dataclasses.is_dataclass(mine_model) and isinstance(saved_model, dict):
             now = dataclasses.asdict(mine_model)
-            differ = {k: (saved_model.get(k), now.get(k)) for k in sorted(set(now) | set(saved_model))
-                      if k != "fast_attention" and saved_model.get(k) != now.get(k)}
+            # fields both know (a field added to GPTConfig later is not a difference)
+            differ = {k: (saved_model[k], now[k]) for k in sorted(set(now) & set(saved_model))
+                      if k != "fast_attention" and saved_model[k] != now[k]}
             if differ:
                 lines = ", ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, (a, b) in differ.items())
                 raise ValueError(f"cannot resume {self.checkpoint_path}: it was written for a model with "
@@ -658,21 +662,25 @@ class Trainer:
 
 
 def _check_step_memory(model: nn.Module, cfg: TrainConfig, block_size: int, device) -> None:
-    """Refuse, before allocating, a batch whose activations could not fit in memory.
+    """Refuse, before allocating, a batch that cannot fit in memory however the step is computed.
 
-    A rough lower bound for a GPT-like model: the logits and their gradient (``B*T*V`` floats,
-    twice), and per layer about 16 ``B*T*C`` floats plus the ``B*H*T*T`` attention weights.
+    A lower bound, so that only impossible sizes are refused: the weights, their gradients and
+    AdamW's two moments (16 bytes per parameter), the logits of one micro-batch (``B*T*V``
+    values, 2 bytes each under bf16 autocast, else 4) and, for the from-scratch attention
+    that builds them, every layer's ``B*H*T*T`` attention weights.
     """
     c = getattr(model, "config", None)
-    vocab, n_embd = getattr(c, "vocab_size", None), getattr(c, "n_embd", None)
-    if not isinstance(vocab, int) or not isinstance(n_embd, int):
+    vocab = getattr(c, "vocab_size", None)
+    if not isinstance(vocab, int):
         return
     b, t = cfg.batch_size, block_size
-    layers, heads = getattr(c, "n_layer", 1), getattr(c, "n_head", 1)
+    per_value = 2 if (cfg.amp and device.type == "cuda") else 4
     params = sum(p.numel() for p in model.parameters())
-    nbytes = 4 * (2 * b * t * vocab + layers * (16 * b * t * n_embd + b * heads * t * t) + 4 * params)
-    check_memory(nbytes, f"training with batch_size={b} and block_size={t} (vocab_size={vocab}, "
-                 f"weights, gradients and AdamW state: {format_bytes(16 * params)})", device=device)
+    nbytes = 16 * params + per_value * b * t * vocab
+    if not getattr(c, "fast_attention", True):
+        nbytes += per_value * getattr(c, "n_layer", 1) * b * getattr(c, "n_head", 1) * t * t
+    check_memory(nbytes, f"training with batch_size={b} and block_size={t} (vocab_size={vocab}; "
+                 f"weights, gradients and AdamW state alone: {format_bytes(16 * params)})", device=device)
 
 
 class _EvalCallback:

@@ -1,6 +1,40 @@
-"""Small helpers every chapter uses: device choice, seeding, atomic files, the cache folder.
+"""Small helpers every chapter uses: device choice, seeding, atomic files, the cache folder,
+and the checks that turn a user's bad input into a clear error.
 
 Chapter 0 introduces them; nothing here imports more than torch, numpy and the standard library.
+
+Rules for bad input
+-------------------
+
+Every module of minillm follows them; new modules too.
+
+1. Check a value where it enters -- at the top of the public function, in a config
+   dataclass's ``__post_init__``, in the loader of a file -- before any work, download or
+   allocation. Never let it reach torch, numpy or a comparison deep inside.
+2. The message names the argument or field (``TrainConfig.lr``, ``top_k``, ``--steps``,
+   ``runs/x/run.json: train.steps``), shows the bad value with ``!r``, says what was expected
+   and, where there is one, how to fix it. One line: the command line prints it as is.
+3. A wrong type raises :class:`InputTypeError` (a ``TypeError`` that is also a
+   ``ValueError``); a wrong value -- out of range, NaN, infinity, an unknown choice --
+   ``ValueError``; a missing file ``FileNotFoundError``. ``True`` is not an int here, a
+   string is never a number, NaN and infinity are never valid unless a field says so.
+4. Files: read JSON with :func:`read_json` (binary, truncated or wrong-type files name the
+   file); check each field's type and name it as ``file: field``; safetensors and
+   ``torch.load(weights_only=True)`` only; say which file is damaged and how to remake it.
+5. Sizes: before allocating something that grows with a user's number (a vocabulary, a
+   context, a batch), estimate its bytes and call :func:`check_memory`.
+6. Devices go through :func:`device` (it names the devices there are); output folders through
+   :func:`check_output_dir` before any training starts.
+7. Nothing is clipped or ignored silently: an option that does not apply raises, an option
+   whose value means "no limit" says so in its docstring.
+8. Never overwrite a user's work (a finished run, an edited notebook) without an explicit
+   ``overwrite``/``--force``; say what was skipped. Remove your own temporary files
+   (:func:`remove_stale_temporaries`) on the next run.
+9. Command line: use :func:`positive_int`, :func:`nonnegative_int`, :func:`positive_float`,
+   ... as argparse ``type=``; ``minillm.cli.main`` turns ``ValueError``, ``TypeError`` and
+   ``OSError`` into one line on stderr and exit status 2.
+10. Test each bad input (``tests/test_bad_input.py``): the exception type and that the
+   message names the input.
 """
 
 from __future__ import annotations
@@ -72,7 +106,7 @@ def available_devices() -> list[str]:
 
 def seed_everything(seed: int = 0) -> None:
     """Seed Python's, numpy's and torch's random generators so a run repeats exactly."""
-    seed = check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0, 2**63 - 1)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -116,36 +150,7 @@ def cache_dir() -> Path:
 
 
 # --- checking what a user passes in ------------------------------------------------------------
-#
-# Rules for bad input. Every module of minillm follows them (the lead points new modules here):
-#
-# 1. Check a value where it enters -- at the top of the public function, in a config
-#    dataclass's ``__post_init__``, in the loader of a file -- before any work, download or
-#    allocation. Never let it reach torch, numpy or a comparison deep inside.
-# 2. The message names the argument or field (``TrainConfig.lr``, ``top_k``, ``--steps``,
-#    ``runs/x/run.json: train.steps``), shows the bad value with ``!r``, says what was expected
-#    and, where there is one, how to fix it. One line: the command line prints it as is.
-# 3. A wrong type raises :class:`InputTypeError` (a ``TypeError`` that is also a
-#    ``ValueError``); a wrong value -- out of range, NaN, infinity, an unknown choice --
-#    ``ValueError``; a missing file ``FileNotFoundError``. ``True`` is not an int here, a
-#    string is never a number, NaN and infinity are never valid unless a field says so.
-# 4. Files: read JSON with :func:`read_json` (binary, truncated or wrong-type files name the
-#    file); check each field's type and name it as ``file: field``; safetensors and
-#    ``torch.load(weights_only=True)`` only; say which file is damaged and how to remake it.
-# 5. Sizes: before allocating something that grows with a user's number (a vocabulary, a
-#    context, a batch), estimate its bytes and call :func:`check_memory`.
-# 6. Devices go through :func:`device` (it names the devices there are); output folders through
-#    :func:`check_output_dir` before any training starts.
-# 7. Nothing is clipped or ignored silently: an option that does not apply raises, an option
-#    whose value means "no limit" says so in its docstring.
-# 8. Never overwrite a user's work (a finished run, an edited notebook) without an explicit
-#    ``overwrite``/``--force``; say what was skipped. Remove your own temporary files
-#    (:func:`remove_stale_temporaries`) on the next run.
-# 9. Command line: use :func:`positive_int`, :func:`nonnegative_int`, :func:`positive_float`,
-#    ... as argparse ``type=``; ``minillm.cli.main`` turns ``ValueError``, ``TypeError`` and
-#    ``OSError`` into one line on stderr and exit status 2.
-# 10. Test each bad input (``tests/test_bad_input.py``): the exception type and that the
-#    message names the input.
+# The rules every module follows are in this module's docstring ("Rules for bad input").
 
 
 class InputTypeError(TypeError, ValueError):
@@ -173,7 +178,7 @@ def check_int(name: str, value, minimum: int | None = None, maximum: int | None 
         raise InputTypeError(f"{name} must be an int{hint}, got {value!r} of type {type(value).__name__}")
     value = int(value)
     if minimum is not None and value < minimum:
-        want = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        want = {1: "a positive int", 0: "a non-negative int"}.get(minimum, f"an int >= {minimum}")
         raise ValueError(f"{name} must be {want}, got {value}")
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, got {value}")
@@ -246,7 +251,10 @@ def check_memory(nbytes: float, what: str, device=None) -> None:
     instead of the machine's. The message gives both sizes, so the user sees how far off it is.
     """
     total = None
-    dev = torch.device(device) if device is not None else None
+    try:
+        dev = torch.device(device) if device is not None else None
+    except (RuntimeError, TypeError, ValueError):  # not a device: the caller's own check says so
+        dev = None
     if dev is not None and dev.type == "cuda" and torch.cuda.is_available():
         total = torch.cuda.get_device_properties(dev.index or 0).total_memory
         where = f"the GPU ({dev})"
@@ -306,17 +314,24 @@ def read_json(path, expected: type | tuple = dict, what: str | None = None):
     return data
 
 
-def remove_stale_temporaries(folder, name: str | None = None) -> list[Path]:
+def remove_stale_temporaries(folder, name: str | None = None, min_age_s: float = 0.0) -> list[Path]:
     """Delete the ``.NAME.*.tmp`` files an interrupted :func:`atomic_write` left in ``folder``.
 
     ``name=None`` removes every such file. Call it when a run starts or resumes (one process
-    per folder writes there). Returns what was removed.
+    per folder writes there); where another process may be writing the same file right now (a
+    shared cache), pass ``min_age_s`` so that only old leftovers go. Returns what was removed.
     """
+    import time
+
     folder = Path(folder)
     if not folder.is_dir():
         return []
     removed = []
+    now = time.time()
     for p in folder.glob(f".{name}.*.tmp" if name else ".*.tmp"):
+        with contextlib.suppress(OSError):
+            if min_age_s and now - p.stat().st_mtime < min_age_s:
+                continue
         if p.is_file():
             with contextlib.suppress(OSError):
                 p.unlink()

@@ -188,6 +188,11 @@ def _mix(*parts: int) -> int:
     return h
 
 
+def _check_rng(rng) -> None:
+    if not isinstance(rng, random.Random):
+        raise InputTypeError(f"rng must be a random.Random (e.g. random.Random(0)), got {rng!r}")
+
+
 def _pick(rng: random.Random, seq):
     return seq[rng.randrange(len(seq))]
 
@@ -420,6 +425,9 @@ class World:
         for reversal children the parents are stated only as ``"A's mother is B."`` and the
         parents' biographies leave that child out.
         """
+        _check_rng(rng)
+        if not isinstance(person, Person):
+            raise InputTypeError(f"person must be a Person (e.g. world.people[0]), got {person!r}")
         p, t = person, self.town(person)
         He, his = _cap(p.he), p.his
         first = _pick(rng, [
@@ -605,6 +613,7 @@ class World:
         the training people with a trait and a goal, a problem, a helper (a friend, the hero's
         pet, or an animal) with a little dialogue, a resolution, feelings, and an ending.
         """
+        _check_rng(rng)
         hero = _pick(rng, self.train_people)
         friend = _pick(rng, self.train_people)
         while friend.first == hero.first:
@@ -724,6 +733,7 @@ class World:
 
     def review(self, rng: random.Random, label: str | None = None) -> tuple[str, str]:
         """A short review of a place or a thing and its label, ``"positive"`` or ``"negative"``."""
+        _check_rng(rng)
         if label is None:
             label = "positive" if rng.random() < 0.5 else "negative"
         if label not in ("positive", "negative"):
@@ -771,6 +781,7 @@ class World:
 
         The worked answer ends with ``"The answer is N."``; every step is a true equation.
         """
+        _check_rng(rng)
         p = _pick(rng, self.train_people)
         q = _pick(rng, self.train_people)
         n, he = p.first, p.he
@@ -822,6 +833,7 @@ class World:
 
     def qa_document(self, rng: random.Random, k: int = 4) -> str:
         """``k`` question-answer pairs about training people, plain form or chat form."""
+        _check_rng(rng)
         chat = rng.random() < 0.3
         lines = []
         while len(lines) < k:
@@ -831,5 +843,6 @@ class World:
         return "\n".join(lines)
 
     def arithmetic_document(self, rng: random.Random) -> str:
+        _check_rng(rng)
         problem, worked, _ = self.arithmetic(rng)
         return f"Problem: {problem}\nSolution: {worked}"

@@ -152,6 +152,7 @@ API = {
     "generate-top-k-float": (lambda: _MODEL.generate(_IDX, 2, top_k=2.5), TypeError, ["top_k", "2.5"]),
     "generate-max-new-negative": (lambda: _MODEL.generate(_IDX, -1), ValueError, ["max_new_tokens", "-1"]),
     "generate-max-new-str": (lambda: _MODEL.generate(_IDX, "5"), TypeError, ["max_new_tokens", "'5'"]),
+    "flops-seq-len-str": (lambda: _MODEL.flops_per_token("64"), TypeError, ["seq_len", "'64'"]),
     "generate-generator-int": (lambda: _MODEL.generate(_IDX, 2, generator=0), TypeError, ["generator"]),
     "generate-idx-out-of-vocab": (lambda: _MODEL.generate(torch.full((1, 2), 301), 2), ValueError,
                                   ["token id 301"]),
@@ -208,9 +209,13 @@ API = {
     "trainer-resume-without-out-dir": (lambda: Trainer(tiny_model(), _TOKENS, None, cfg(), resume=True,
                                                        device="cpu"),
                                        ValueError, ["resume=True", "out_dir"]),
+    "trainer-callbacks-function": (lambda: Trainer(tiny_model(), _TOKENS, None, cfg(), callbacks=print,
+                                                   device="cpu"), TypeError, ["callbacks", "callbacks=[cb]"]),
     "trainer-batch-too-big": (lambda: Trainer(tiny_model(), _TOKENS, None, cfg(batch_size=HUGE), device="cpu"),
                               ValueError, ["batch_size=1000000000000", "would need"]),
     # tokenizers
+    "bpe-token-to-id-int": (lambda: _TOK.token_to_id(5), TypeError, ["token", "5"]),
+    "bpe-allowed-special-int": (lambda: _TOK.encode("a", allowed_special=5), ValueError, ["allowed_special", "5"]),
     "bpe-train-vocab-str": (lambda: BPETokenizer().train("abc", "300"), TypeError, ["vocab_size", "'300'"]),
     "bpe-train-vocab-small": (lambda: BPETokenizer().train("abc", 100), ValueError, ["vocab_size=100", "261"]),
     "bpe-train-text-none": (lambda: BPETokenizer().train(None, 300), TypeError, ["text", "NoneType"]),
@@ -254,6 +259,8 @@ API = {
     "get-batch-device-missing": (lambda: get_batch(_TOKENS, 2, 8, device="cuda:5"), ValueError, ["'cuda:5'"]),
     "batches-block-str": (lambda: Batches(_TOKENS, 2, "8"), TypeError, ["block_size", "'8'"]),
     "dtype-for-str": (lambda: dtype_for("256"), TypeError, ["vocab_size", "'256'"]),
+    "encode-tokenizer-str": (lambda: __import__("minillm.data").data.encode("abc", "gpt2"), TypeError,
+                             ["tokenizer", "encode", "str"]),
     "save-tokens-2d": (lambda: save_tokens(np.zeros((2, 2), np.uint16), "/tmp/x.npy"), ValueError,
                        ["tokens", "(2, 2)"]),
     # bigram
@@ -270,7 +277,13 @@ API = {
                                       ["temperature", "nan"]),
     "bigram-sample-prompt-int": (lambda: _BIGRAM.sample(5, 3), TypeError, ["prompt", "int"]),
     "bigram-sample-generator-int": (lambda: _BIGRAM.sample("h", 3, generator=1), TypeError, ["generator"]),
+    "bigram-decode-float": (lambda: _BIGRAM.decode([1.5]), TypeError, ["token ids", "1.5"]),
+    "bigram-next-char-two": (lambda: _BIGRAM.next_char_probs("he"), ValueError, ["char", "'he'"]),
     # world
+    "world-story-int-rng": (lambda: _world().story(0), TypeError, ["rng", "random.Random", "0"]),
+    "world-biography-person-str": (lambda: _world().biography("Mara", __import__("random").Random(0)),
+                                   TypeError, ["person", "'Mara'"]),
+    "world-review-rng-none": (lambda: _world().review(None), TypeError, ["rng", "None"]),
     "world-people-str": (lambda: __import__("minillm.world").world.World(n_people="100"), TypeError,
                          ["n_people", "'100'"]),
     "world-people-few": (lambda: __import__("minillm.world").world.World(n_people=10), ValueError,
@@ -336,6 +349,9 @@ API = {
                                 ["progress", "'yes'"]),
     # utils
     "seed-negative": (lambda: seed_everything(-1), ValueError, ["seed", "-1"]),
+    "seed-too-big": (lambda: seed_everything(2**70), ValueError, ["seed", str(2**70)]),
+    "causal-mask-bad-device": (lambda: causal_mask(3, device="gpu"), ValueError, ["'gpu'", "cpu"]),
+    "rope-missing-device": (lambda: rope_cos_sin(4, 8, device="cuda:3"), ValueError, ["'cuda:3'"]),
     "seed-str": (lambda: seed_everything("0"), TypeError, ["seed", "'0'"]),
     "device-int": (lambda: device(3), TypeError, ["device", "3"]),
     "device-unknown": (lambda: device("gpu"), ValueError, ["'gpu'", "cpu"]),
@@ -353,6 +369,13 @@ def test_api_bad_input_is_refused_and_named(case):
     message = str(info.value)
     for word in words:
         assert word in message, f"{case}: {word!r} not in the message {message!r}"
+
+
+def test_the_memory_check_lets_meta_models_through():
+    """Chapter 3 counts the parameters of big configs on the meta device, which allocates nothing."""
+    with torch.device("meta"):
+        model = GPT(GPTConfig(vocab_size=HUGE // 1000, n_embd=1024, n_head=8))
+    assert model.num_params() > 10**12 // 1000 * 1024
 
 
 def test_type_errors_are_also_value_errors():
@@ -544,9 +567,24 @@ FILES = {
                           ["solutions", "is a file"]),
     "exercises-is-file": (lambda t: generate_all(_solutions(t), _write(t / "ex", "x")), NotADirectoryError,
                           ["exercises folder", "is a file"]),
+    "tokenizer-save-under-file": (lambda t: _TOK.save(_write(t / "f", "x") / "tokenizer.json"),
+                                  NotADirectoryError, ["tokenizer's folder", "is a file"]),
+    "bigram-save-onto-file": (lambda t: _BIGRAM.save(_write(t / "f", "x")), NotADirectoryError,
+                              ["bigram model's folder", "is a file"]),
+    "device-from-environment": (lambda t: _device_from_env("tpu"), ValueError, ["'tpu'", "MINILLM_DEVICE"]),
     # the cached model folder
     "cache-damaged": (lambda t: _damaged_cache(t), ValueError, ["cached model", "damaged", "Delete the folder"]),
 }
+
+
+def _device_from_env(name: str):
+    import os
+
+    os.environ["MINILLM_DEVICE"] = name
+    try:
+        return device()
+    finally:
+        del os.environ["MINILLM_DEVICE"]
 
 
 def _mkdir(p: Path) -> Path:
@@ -862,6 +900,8 @@ def test_cli_debug_shows_the_traceback(tmp_path, monkeypatch):
 
 
 def _hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every file's bytes (safetensors' header orders its metadata at random, but we never
+    rewrite a file we keep, so bytes are the right test)."""
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
@@ -881,10 +921,11 @@ def test_a_finished_run_survives_every_command_that_could_overwrite_it(finished_
         code, _, err = run_cli(argv, capsys)
         assert code == 2, (argv, err)
         assert _hashes(run) == before, f"{argv} changed the finished run"
-    # resuming a finished run does nothing (the model it writes again is the same bytes)
+    # resuming a finished run does nothing and writes nothing
     code, out, err = run_cli([*P, "--out", run, "--resume"], capsys)
     assert code == 0, err
-    assert _hashes(run) == before
+    changed = {k for k in before if _hashes(run).get(k) != before[k]}
+    assert not changed, f"resuming a finished run rewrote {changed}"
     # a finished run whose checkpoint was deleted to save disk is still refused
     (run / "checkpoint.pt").unlink()
     before = _hashes(run)
@@ -997,6 +1038,39 @@ def test_interrupted_writes_are_cleaned_up_when_a_run_resumes(finished_run, tmp_
     assert not any(p.exists() for p in leftovers)
 
 
+def test_interrupted_downloads_are_cleaned_up_by_the_next_download(tmp_path, monkeypatch):
+    """Only leftovers older than an hour go: a younger one may be another download in progress."""
+    import os
+    import time
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    old = _write(tmp_path / ".x.txt.abc.tmp", b"x" * 100)
+    young = _write(tmp_path / ".x.txt.def.tmp", b"y")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    with pytest.raises(DownloadError):
+        download("https://example.org/x.txt", tmp_path / "x.txt", "0" * 64, progress=False)
+    assert not old.exists() and young.exists()
+
+
+def test_resume_ignores_a_model_field_the_checkpoint_predates(tmp_path):
+    """A field added to GPTConfig after a checkpoint was written is not a 'different configuration'."""
+    Trainer(tiny_model(), _TOKENS, None, cfg(steps=1, out_dir=str(tmp_path)), device="cpu").fit()
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del state["model_config"]["gelu"]
+    torch.save(state, tmp_path / "checkpoint.pt")
+    trainer = Trainer(tiny_model(), _TOKENS, None, cfg(steps=1, out_dir=str(tmp_path)), resume=True, device="cpu")
+    assert trainer.step == 1
+
+
+def test_cli_readme_outside_the_repository(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["readme"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "no book.yml" in err
+
+
 def test_half_built_cached_models_are_removed_by_the_next_build(tmp_path, monkeypatch):
     import minillm.zoo as z
 
@@ -1028,3 +1102,11 @@ def test_half_built_cached_models_are_removed_by_the_next_build(tmp_path, monkey
 def test_the_count_of_bad_inputs():
     """Issue 17 asks for at least 150 different bad inputs; keep the count honest."""
     assert len(API) + len(FILES) + len(CLI) >= 150
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+def test_gpu_sizes_and_missing_gpus_are_named():
+    with pytest.raises(ValueError, match=r"'cuda:99' does not exist: this machine has 'cpu', 'cuda:0'"):
+        device("cuda:99")
+    with pytest.raises(ValueError, match=r"would need .* but the GPU \(cuda"):
+        Trainer(tiny_model(), _TOKENS, None, cfg(batch_size=10**9), device="cuda")
