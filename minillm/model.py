@@ -810,9 +810,10 @@ class GPT(nn.Module):
             "layer_norm_epsilon": c.norm_eps, "initializer_range": 0.02,
             "scale_attn_weights": True, "tie_word_embeddings": c.tie_weights, "use_cache": True,
         }
+        # without these, transformers assumes GPT-2's 50256, which may not even be in the vocabulary
         specials = getattr(tokenizer, "special_tokens", {}) or {}
-        if "<|endoftext|>" in specials:
-            hf_config["bos_token_id"] = hf_config["eos_token_id"] = specials["<|endoftext|>"]
+        end = specials.get("<|endoftext|>")
+        hf_config["bos_token_id"] = hf_config["eos_token_id"] = end
         with atomic_write(folder / "model.safetensors") as f:
             f.write(st_save(tensors, metadata={"format": "pt"}))
         with atomic_write(folder / "config.json", "w") as f:
