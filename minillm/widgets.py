@@ -164,13 +164,14 @@ def render_next_token_html(rows, sample_text: str | None = None) -> str:
 
 
 def sampling_lab(model, tokenizer, prompt: str = "Once upon a time", show: bool = True):
-    """The sampling lab: a prompt box and sliders for temperature, top-k and top-p; shows the
-    next-token distribution before and after the controls, and samples a continuation on demand.
-    Returns the widget box (displayed too with ``show=True``)."""
+    """The sampling lab (chapter 5): a prompt box and sliders for temperature, top-k and top-p;
+    shows the next-token distribution before and after the controls, and streams a sampled
+    continuation on demand. Returns the widget box (displayed too with ``show=True``); for a
+    static view use :func:`render_next_token_html` with :func:`next_token_table`."""
     import ipywidgets as widgets
     from IPython.display import display
 
-    from .generate import generate
+    from .generate import stream
 
     box = widgets.Text(value=prompt, description="Prompt", continuous_update=False,
                        layout=widgets.Layout(width="95%"))
@@ -192,11 +193,14 @@ def sampling_lab(model, tokenizer, prompt: str = "Once upon a time", show: bool 
             out.value = f"<div style='color:#a00'>{html.escape(str(exc))}</div>"
 
     def draw(_=None):
+        # the continuation appears piece by piece, as minillm.generate.stream produces it
         state["seed"] += 1
+        state["sample"] = box.value
         try:
-            g = generate(model, box.value, tokenizer, max_new_tokens=40, seed=state["seed"],
-                         truncate_prompt=True, overflow="slide", **settings())
-            state["sample"] = box.value + g.text[0]
+            for piece in stream(model, tokenizer, box.value, max_new_tokens=40, seed=state["seed"],
+                                truncate_prompt=True, overflow="slide", **settings()):
+                state["sample"] += piece
+                update()
         except ValueError as exc:
             state["sample"] = f"({exc})"
         update()
