@@ -426,8 +426,8 @@ def _run(model, prompts, tokenizer=None, *, max_new_tokens: int = 64, temperatur
         total = p_len + max_new_tokens
         cache = None
         if use_cache:
-            max_len = min(total, block) if not rolling else min(total, block)
-            cache = model.new_cache(b, max(max_len, 1), rolling=rolling)
+            # room for the whole run, or a window of block_size (rolling, or re-prefilled when full)
+            cache = model.new_cache(b, min(total, block), rolling=rolling)
             logits = model.forward_cached(seq, cache, padding_mask=mask if padded else None)[:, -1]
         else:
             logits = _full_forward(model, seq, mask if padded else None)
@@ -557,7 +557,7 @@ class stream:  # noqa: N801 - used like a function: `for piece in stream(...)`
     def __init__(self, model, tokenizer, prompt, **kwargs):
         if tokenizer is None:
             raise ValueError("stream needs the tokenizer to turn tokens into text")
-        ids, single = _as_prompt_ids(prompt, tokenizer)
+        ids, _ = _as_prompt_ids(prompt, tokenizer)
         if len(ids) != 1:
             raise ValueError(f"stream takes one prompt, got {len(ids)}; use generate() for a batch")
         self.model, self.tokenizer, self.prompt, self.kwargs = model, tokenizer, ids[0], kwargs
