@@ -334,9 +334,9 @@ class KVCache:
             raise ValueError(f"cannot truncate a cache of length {self.length} to {length}")
         if self.has_padding and length > 0:
             raise ValueError("truncate() needs a cache without padding (a batch of one, or equal lengths)")
-        self.length = length
-        self.next_pos.fill_(length)
+        self.length = length  # without padding, positions follow the length (next_pos is unused)
         if length == 0:
+            self.next_pos.zero_()
             self.valid.fill_(True)
             self.has_padding = False
 

@@ -430,8 +430,8 @@ def _run(model, prompts, tokenizer=None, *, max_new_tokens: int = 64, temperatur
         total = p_len + max_new_tokens
         cache = None
         if use_cache:
-            max_len = min(total, block) if not rolling else min(total, block)
-            cache = model.new_cache(b, max(max_len, 1), rolling=rolling)
+            # room for the whole run, or a window of block_size (rolling, or re-prefilled when full)
+            cache = model.new_cache(b, min(total, block), rolling=rolling)
             logits = model.forward_cached(seq, cache, padding_mask=mask if padded else None)[:, -1]
         else:
             logits = _full_forward(model, seq, mask if padded else None)
@@ -561,7 +561,7 @@ class stream:  # noqa: N801 - used like a function: `for piece in stream(...)`
     def __init__(self, model, tokenizer, prompt, **kwargs):
         if tokenizer is None:
             raise ValueError("stream needs the tokenizer to turn tokens into text")
-        ids, single = _as_prompt_ids(prompt, tokenizer)
+        ids, _ = _as_prompt_ids(prompt, tokenizer)
         if len(ids) != 1:
             raise ValueError(f"stream takes one prompt, got {len(ids)}; use generate() for a batch")
         self.model, self.tokenizer, self.prompt, self.kwargs = model, tokenizer, ids[0], kwargs
@@ -608,7 +608,7 @@ class Beam:
     text: str | None = None
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def beam_search(model, prompt, tokenizer=None, *, num_beams: int = 4, max_new_tokens: int = 32,
                 length_penalty: float = 1.0, stop_ids=None) -> list[Beam]:
     """Search for a likely continuation by keeping the ``num_beams`` best partial sequences (chapter 5).
@@ -706,7 +706,7 @@ class Speculation:
         return self.accepted / max(self.proposed, 1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def speculative_generate(target, draft, prompt, tokenizer=None, *, max_new_tokens: int = 64,
                          k: int = 4, temperature: float = 1.0, seed: int | None = None,
                          generator: torch.Generator | None = None, stop_ids=None) -> Speculation:
@@ -752,9 +752,6 @@ def speculative_generate(target, draft, prompt, tokenizer=None, *, max_new_token
             return int(p.argmax())
         return int(torch.multinomial(p, 1, generator=generator))
 
-    def uniform():
-        return float(torch.rand((), generator=generator, device=dev))
-
     try:
         n_max = len(ids[0]) + max_new_tokens + k + 1
         t_cache, d_cache = target.new_cache(1, n_max), draft.new_cache(1, n_max)
@@ -784,19 +781,23 @@ def speculative_generate(target, draft, prompt, tokenizer=None, *, max_new_token
             rounds += 1
             proposed += kk
             # 3. accept or reject, left to right
+            # (all ratios p(x) / q(x) and all uniform draws at once: one sync instead of 2k)
+            picked = torch.tensor(props, device=dev)[:, None]
+            q_stack = torch.stack(qs)
+            ratios = (p_all[:kk].gather(1, picked) / q_stack.gather(1, picked))[:, 0].tolist()
+            draws = torch.rand(kk, generator=generator, device=dev).tolist()
             n_ok = 0
             new: list[int] = []
             for i, x in enumerate(props):
-                p, q = p_all[i], qs[i]
-                if q[x] > 0 and uniform() < min(1.0, float(p[x] / q[x])):
+                if draws[i] < min(1.0, ratios[i]):  # q(x) > 0: x was drawn from q
                     n_ok += 1
                     new.append(x)
                     if x in stop_set:
                         break
                     continue
-                residual = (p - q).clamp(min=0)
+                residual = (p_all[i] - q_stack[i]).clamp(min=0)
                 total = residual.sum()
-                new.append(draw(residual / total if total > 0 else p))
+                new.append(draw(residual / total if total > 0 else p_all[i]))
                 break
             else:
                 new.append(draw(p_all[kk]))  # every proposal accepted: a bonus token

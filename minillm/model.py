@@ -378,13 +378,15 @@ class GPT(nn.Module):
     # -- forward --
 
     def _embed(self, idx: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """Token (and learned or sinusoidal position) embeddings. ``positions``: ``(T,)`` or
-        ``(B, T)`` position ids, default ``0 .. T-1``."""
+        """Token (and learned or sinusoidal position) embeddings. ``positions``: a slice, or
+        ``(B, T)`` position ids; default ``0 .. T-1``."""
         t = idx.size(1)
         x = self.tok_emb(idx)  # (B, T, C)
         if self.config.pos == "learned":
-            pos = torch.arange(t, device=idx.device) if positions is None else positions
-            x = x + self.pos_emb(pos)  # (T, C) broadcast over B, or (B, T, C)
+            if positions is None:
+                x = x + self.pos_emb(torch.arange(t, device=idx.device))  # (T, C), broadcast over B
+            else:  # a slice or (B, T) position ids
+                x = x + self.pos_emb.weight[positions]
         elif self.config.pos == "sinusoidal":
             x = x + (self.pos_table[:t] if positions is None else self.pos_table[positions]).to(x.dtype)
         return self.drop(x)
@@ -393,7 +395,8 @@ class GPT(nn.Module):
         """RoPE ``(cos, sin)`` rows for ``positions`` ``(T,)`` or ``(B, T)``; the tables grow on demand
         (a sliding-window cache keeps counting positions past ``block_size``). ``need``: an upper
         bound on the largest position + 1, if known (saves a device sync)."""
-        need = int(positions.max()) + 1 if need is None else need
+        if need is None:
+            need = positions.stop if isinstance(positions, slice) else int(positions.max()) + 1
         if need > self.rope_cos.size(0):
             n = max(need, 2 * self.rope_cos.size(0))
             cos, sin = rope_cos_sin(n, self.config.head_dim, base=self.config.rope_base,
@@ -516,19 +519,22 @@ class GPT(nn.Module):
         start = cache.length
         cache.begin(t)
         dev = idx.device
-        if padding_mask is not None and not bool(padding_mask.all()):
+        if padding_mask is not None and not cache.has_padding and not bool(padding_mask.all()):
+            cache.next_pos.fill_(start)  # until now every row's positions followed the length
             cache.has_padding = True
         if padding_mask is not None and not isinstance(cache._write, int):
             cache.valid[:, cache._write] = padding_mask
         elif isinstance(cache._write, int):
             cache.valid[:, cache._write] = True
-        # position ids: one shared row when no row is padded, else one row per sequence
+        # positions: one shared slice when no row is padded, else one row of ids per sequence
         if not cache.has_padding:
-            positions = torch.arange(start, start + t, device=dev)
+            positions = slice(start, start + t)
+        elif padding_mask is not None:
+            positions = cache.next_pos[:, None] + (padding_mask.long().cumsum(1) - 1).clamp(min=0)
+            cache.next_pos += padding_mask.sum(1)
         else:
-            real = padding_mask if padding_mask is not None else torch.ones(b, t, dtype=torch.bool, device=dev)
-            positions = cache.next_pos[:, None] + (real.long().cumsum(1) - 1).clamp(min=0)
-        cache.next_pos += t if padding_mask is None else padding_mask.sum(1)
+            positions = cache.next_pos[:, None] + torch.arange(t, device=dev)
+            cache.next_pos += t
         # the mask: none when every key may be seen (decoding one token, or a fresh causal prefill)
         n_keys = cache._read
         mask = None
@@ -883,9 +889,10 @@ class GPT(nn.Module):
             "layer_norm_epsilon": c.norm_eps, "initializer_range": 0.02,
             "scale_attn_weights": True, "tie_word_embeddings": c.tie_weights, "use_cache": True,
         }
+        # without these, transformers assumes GPT-2's 50256, which may not even be in the vocabulary
         specials = getattr(tokenizer, "special_tokens", {}) or {}
-        if "<|endoftext|>" in specials:
-            hf_config["bos_token_id"] = hf_config["eos_token_id"] = specials["<|endoftext|>"]
+        end = specials.get("<|endoftext|>")
+        hf_config["bos_token_id"] = hf_config["eos_token_id"] = end
         with atomic_write(folder / "model.safetensors") as f:
             f.write(st_save(tensors, metadata={"format": "pt"}))
         with atomic_write(folder / "config.json", "w") as f:

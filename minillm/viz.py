@@ -183,3 +183,43 @@ def plot_attention_grid(maps, tokens, title: str = "Attention patterns, every la
     fig.suptitle(f"{title} ({len(tokens)} tokens; rows look at columns)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+# --- chapter 5: inference and sampling
+
+
+def plot_token_distribution(probs, labels, kept=None, ax=None, title: str = "Next-token distribution"):
+    """Bars of next-token probabilities ``probs`` ``(n,)`` labelled by ``labels`` (token strings).
+
+    ``kept``: optional ``(n,)`` bools; tokens a sampling filter removed are drawn grey. Returns the
+    axes.
+    """
+    import numpy as np
+
+    if ax is None:
+        _, ax = figure(title, "token", "probability")
+    else:
+        _label(ax, title, "token", "probability")
+    p = np.asarray(probs, dtype=float)
+    keep = np.ones(len(p), dtype=bool) if kept is None else np.asarray(kept, dtype=bool)
+    ax.bar(range(len(p)), p, color=np.where(keep, "tab:blue", "lightgrey"))
+    ax.set_xticks(range(len(p)))
+    ax.set_xticklabels([_token_label(t) for t in labels], rotation=60, fontsize=7)
+    return ax
+
+
+def plot_frontier(points: dict, xlabel: str, ylabel: str, title: str, ax=None):
+    """One marker per setting: ``points`` maps a label to ``(x, y)``; a line joins each family
+    (the label's first word: ``"temperature 0.8"`` belongs to ``"temperature"``)."""
+    if ax is None:
+        _, ax = figure(title, xlabel, ylabel)
+    families: dict[str, list] = {}
+    for label, (x, y) in points.items():
+        families.setdefault(label.split()[0], []).append((x, y, label))
+    for family, pts in families.items():
+        xs, ys, names = zip(*pts)
+        ax.plot(xs, ys, marker="o", label=family)
+        for x, y, name in pts:
+            ax.annotate(name.split(" ", 1)[-1], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.legend(fontsize=8)
+    return ax

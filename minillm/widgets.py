@@ -186,3 +186,99 @@ def _checked_maps(get_maps, text: str):
             "label the bytes (minillm.widgets.byte_labels(text)), not the characters"
         )
     return maps, list(tokens)
+
+
+# --- chapter 5: inference and sampling
+
+
+def next_token_table(model, tokenizer, prompt: str, temperature: float = 1.0, top_k=None, top_p=None,
+                     min_p=None, n: int = 12) -> list[tuple[str, float, float, bool]]:
+    """The ``n`` likeliest next tokens after ``prompt``: ``(token, model prob, prob after the
+    controls, kept)`` rows. The model's probabilities are at temperature 1; the second column
+    is what sampling with these settings draws from."""
+    import torch
+
+    from .generate import SamplingConfig, process_logits
+
+    cfg = SamplingConfig(temperature, top_k, top_p, min_p)
+    ids = tokenizer.encode(prompt)[-model.config.block_size:]
+    if not ids:
+        raise ValueError("type a prompt first: the model needs at least one token")
+    with torch.no_grad():
+        logits = model(torch.tensor([ids]), last_only=True)[0][0, -1].float()
+    raw = torch.softmax(logits, -1)
+    if temperature == 0:
+        after = torch.zeros_like(raw)
+        after[raw.argmax()] = 1.0
+    else:
+        after = torch.softmax(process_logits(logits[None], cfg)[0], -1)
+    top = torch.topk(raw, min(n, raw.numel())).indices.tolist()
+    return [(tokenizer.token_str(i), float(raw[i]), float(after[i]), bool(after[i] > 0)) for i in top]
+
+
+def render_next_token_html(rows, sample_text: str | None = None) -> str:
+    """HTML bars for :func:`next_token_table` rows (the static view of :func:`sampling_lab`)."""
+    parts = ["<table style='font-family:monospace;font-size:12px'>",
+             "<tr><th>token</th><th>model p</th><th>sampled from</th></tr>"]
+    for tok, p, q, kept in rows:
+        shown = html.escape(tok.replace(" ", "␣").replace("\n", "↵"))
+        colour = "#4c72b0" if kept else "#cccccc"
+        parts.append(
+            f"<tr><td>{shown}</td><td>{p:.3f}</td><td><div style='display:inline-block;height:10px;"
+            f"width:{int(300 * q)}px;background:{colour}'></div> {q:.3f}</td></tr>")
+    parts.append("</table>")
+    if sample_text is not None:
+        parts.append(f"<p><b>sample:</b> {html.escape(sample_text)}</p>")
+    return "".join(parts)
+
+
+def sampling_lab(model, tokenizer, prompt: str = "Once upon a time", show: bool = True):
+    """The sampling lab (chapter 5): a prompt box and sliders for temperature, top-k and top-p;
+    shows the next-token distribution before and after the controls, and streams a sampled
+    continuation on demand. Returns the widget box (displayed too with ``show=True``); for a
+    static view use :func:`render_next_token_html` with :func:`next_token_table`."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from .generate import stream
+
+    box = widgets.Text(value=prompt, description="Prompt", continuous_update=False,
+                       layout=widgets.Layout(width="95%"))
+    temp = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.05, description="temperature")
+    top_k = widgets.IntSlider(value=0, min=0, max=100, description="top-k (0=off)")
+    top_p = widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p")
+    button = widgets.Button(description="Sample a continuation")
+    out = widgets.HTML()
+    state = {"sample": None, "seed": 0}
+
+    def settings():
+        return dict(temperature=temp.value, top_k=top_k.value or None, top_p=top_p.value)
+
+    def update(_=None):
+        try:
+            rows = next_token_table(model, tokenizer, box.value, **settings())
+            out.value = render_next_token_html(rows, state["sample"])
+        except ValueError as exc:
+            out.value = f"<div style='color:#a00'>{html.escape(str(exc))}</div>"
+
+    def draw(_=None):
+        # the continuation appears piece by piece, as minillm.generate.stream produces it
+        state["seed"] += 1
+        state["sample"] = box.value
+        try:
+            for piece in stream(model, tokenizer, box.value, max_new_tokens=40, seed=state["seed"],
+                                truncate_prompt=True, overflow="slide", **settings()):
+                state["sample"] += piece
+                update()
+        except ValueError as exc:
+            state["sample"] = f"({exc})"
+        update()
+
+    for w in (box, temp, top_k, top_p):
+        w.observe(update, names="value")
+    button.on_click(draw)
+    update()
+    ui = widgets.VBox([box, widgets.HBox([temp, top_k, top_p]), button, out])
+    if show:
+        display(ui)
+    return ui

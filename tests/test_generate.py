@@ -669,3 +669,38 @@ def test_save_hf_names_the_setting_that_stands_in_the_way(tmp_path):
         make_model(norm="rmsnorm", bias=False).save_hf(tmp_path)
     with pytest.raises(ValueError, match="gelu='exact'"):
         make_model(gelu="exact").save_hf(tmp_path)
+
+
+# --- the sampling lab's static view and the chapter's plots --------------------------------------
+
+
+def test_next_token_table_and_its_html():
+    from minillm.widgets import next_token_table, render_next_token_html
+
+    model, tok = scripted_model("abc"), ByteTokenizer()
+    rows = next_token_table(model, tok, "a", temperature=1.0, top_k=2, n=5)
+    assert [r[0] for r in rows][0] == "b" and len(rows) == 5
+    assert sum(r[3] for r in rows) == 2  # top-k 2: two tokens can still be drawn
+    assert abs(sum(r[2] for r in rows) - 1.0) < 1e-5  # all the remaining mass is in the kept two
+    greedy_rows = next_token_table(model, tok, "a", temperature=0.0, n=3)
+    assert greedy_rows[0][2] == 1.0 and sum(r[3] for r in greedy_rows) == 1
+    html = render_next_token_html(rows, sample_text="a<b")
+    assert "<table" in html and "a&lt;b" in html
+    with pytest.raises(ValueError, match="prompt"):
+        next_token_table(model, tok, "")
+
+
+def test_chapter5_plots():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from minillm.viz import plot_frontier, plot_token_distribution
+
+    ax = plot_token_distribution([0.5, 0.3, 0.2], ["a", " b", "\n"], kept=[True, True, False])
+    assert len(ax.patches) == 3 and ax.get_ylabel() == "probability"
+    ax = plot_frontier({"temperature 0.5": (-1.0, 0.4), "temperature 1.0": (-1.5, 0.6), "top-p 0.9": (-1.1, 0.5)},
+                       "log p", "distinct", "frontier")
+    assert len(ax.get_lines()) == 2  # one line per family
+    plt.close("all")
