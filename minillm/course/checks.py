@@ -51,3 +51,29 @@ def check_probabilities(p, what: str = "your probabilities", axis: int = -1) -> 
 
 def check_finite(x: float, what: str) -> None:
     check(isinstance(x, (int, float)) and math.isfinite(x), f"{what} should be a finite number, got {x!r}")
+
+
+def _names_used(code) -> set[str]:
+    """Every global, attribute and method name a code object (and the functions inside it) uses."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names_used(const)
+    return names
+
+
+def check_own_code(fn, forbidden: dict, exercise: str) -> None:
+    """Fail if ``fn`` is, or calls by name, one of the library functions it should replace.
+
+    ``forbidden`` maps names to the library objects (``{"split_heads": split_heads}``). A learner
+    who passes the reference off as their answer (``split = split_heads``) or only wraps it
+    (``return split_heads(x, h)``, ``F.scaled_dot_product_attention(...)``) is told to write it.
+    """
+    check(callable(fn), f"{exercise}: expected a function, got {type(fn).__name__}")
+    for name, obj in forbidden.items():
+        check(fn is not obj, f"{exercise}: your function is the library's own {name}; write it yourself")
+    code = getattr(fn, "__code__", None)
+    check(code is not None, f"{exercise}: write your answer as a Python function (def ...), not {fn!r}")
+    used = sorted(_names_used(code) & set(forbidden))
+    check(not used, f"{exercise}: your code calls {', '.join(used)}, the library's answer to this exercise; "
+                    "write the computation yourself")
