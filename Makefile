@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 LAB_ARGS ?= $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 STAMP  := $(VENV)/.minillm-installed
 
-.PHONY: help setup lab test lint book exercises bench bench-notebooks clean
+.PHONY: help setup lab test lint book exercises execute bench bench-notebooks clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,10 @@ lint: $(STAMP)  ## ruff over the package, tests, benchmarks and notebooks
 exercises: $(STAMP)  ## regenerate exercises/ from solutions/ and the README's course map from book.yml
 	$(PY) -m minillm exercises
 	$(PY) -m minillm readme
+
+# NB=chapters/01-tokenization.ipynb runs one notebook; without NB, every ready chapter and solutions notebook.
+execute: $(STAMP)  ## re-execute notebooks in place and stamp them with their minillm modules' hash
+	$(PY) -m minillm execute $(NB)
 
 book: $(STAMP)  ## build the HTML book into _build/html (notebooks executed, with a cache)
 	$(PY) -m minillm.course.site --execute cache

@@ -31,6 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--exercises", default="exercises", help="folder to write exercises into")
     ex.set_defaults(func=_exercises)
 
+    exe = sub.add_parser(
+        "execute", help="re-execute notebooks in place and stamp them with the hash of their minillm modules",
+        description="Run chapter and solutions notebooks in place with the course's kernel (python3) and write "
+        "the freshness stamp that `minillm check-book` compares (see minillm/course/fresh.py).",
+    )
+    exe.add_argument("notebooks", nargs="*", help="notebooks to run (default: every ready chapter and solutions notebook)")
+    exe.set_defaults(func=_execute)
+
     readme = sub.add_parser("readme", help="rewrite the README's course map from book.yml")
     readme.add_argument("--check", action="store_true", help="only report whether the map is out of date")
     readme.set_defaults(func=_readme)
@@ -225,14 +233,26 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _check_book(args: argparse.Namespace) -> int:
     from .course.book import load_book
+    from .course.fresh import stale_notebooks
 
     book = load_book(args.manifest, check_files=True)
     planned = len(book.chapters) - len(book.ready())
+    stale = stale_notebooks(book)
+    if stale:
+        print("stale notebooks (their stored outputs predate the code):", *stale, sep="\n  ", file=sys.stderr)
+        return 1
     print(
         f"{args.manifest}: {len(book.ready())} chapters ready ({planned} planned); "
-        "all files and modules present, exercises in sync"
+        "all files and modules present, exercises in sync, stored outputs fresh"
     )
     return 0
+
+
+def _execute(args: argparse.Namespace) -> int:
+    from .course.book import find_root, load_book
+    from .course.fresh import main_execute
+
+    return main_execute(args.notebooks, load_book(find_root() / "book.yml"))
 
 
 def _exercises(args: argparse.Namespace) -> int:

@@ -53,6 +53,98 @@ def check_finite(x: float, what: str) -> None:
     check(isinstance(x, (int, float)) and math.isfinite(x), f"{what} should be a finite number, got {x!r}")
 
 
+class _Forbidden(AssertionError):
+    """Raised when a learner's function calls a library function it was asked to write itself."""
+
+
+def _owner_of(obj):
+    """The (owner, attribute name) through which ``obj`` is reached: its module, or its class."""
+    import sys
+
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    parts = getattr(obj, "__qualname__", getattr(obj, "__name__", "")).split(".")
+    owner = module
+    for part in parts[:-1]:
+        owner = getattr(owner, part, None)
+    if owner is None or "<locals>" in parts or getattr(owner, parts[-1], None) is not obj:
+        return None
+    return owner, parts[-1]
+
+
+def own_work(fn, *library, what: str | None = None):
+    """Wrap a learner's ``fn`` so that calling it with the library's own version of it fails.
+
+    ``library`` lists the functions (or methods, given as ``Class.method``) the exercise asks the
+    learner to write, not to call. The returned function calls ``fn`` while each of them is
+    replaced, in its module or class and in ``fn``'s globals, by one that raises ``AssertionError``
+    ("... calls minillm.tokenizer.merge_pair, the library's own ..."). Passing the library function
+    itself as ``fn`` fails at once. Use it in check cells: ``mine = own_work(merge, merge_pair)``.
+    """
+    name = what or f"your {getattr(fn, '__name__', 'function')}"
+    if not callable(fn):
+        raise AssertionError(f"{name} should be a function, got {type(fn).__name__}")
+    for lib in library:
+        if fn is lib or getattr(fn, "__func__", None) is lib:
+            raise AssertionError(
+                f"{name} is the library's own {lib.__module__}.{lib.__qualname__}; write your own version"
+            )
+
+    def wrapped(*args, **kwargs):
+        patches = []  # (owner-or-dict, key, original)
+
+        def raiser(lib):
+            def forbidden(*a, **k):
+                raise _Forbidden(
+                    f"{name} calls {lib.__module__}.{lib.__qualname__}, the library's own version of what "
+                    "the exercise asks you to write; write it yourself"
+                )
+            return forbidden
+
+        glb = getattr(getattr(fn, "__func__", fn), "__globals__", {})
+        for lib in library:
+            stand_in = raiser(lib)
+            where = _owner_of(lib)
+            if where is not None:
+                patches.append((where[0], where[1], getattr(where[0], where[1])))
+                setattr(where[0], where[1], stand_in)
+            for key, value in list(glb.items()):
+                if value is lib:
+                    patches.append((glb, key, value))
+                    glb[key] = stand_in
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            for owner, key, original in reversed(patches):
+                if isinstance(owner, dict):
+                    owner[key] = original
+                else:
+                    setattr(owner, key, original)
+
+    wrapped.__name__ = getattr(fn, "__name__", "wrapped")
+    return wrapped
+
+
+def check_prediction(prediction, measured: float, what: str, rel: float | None = None,
+                     abs_tol: float | None = None) -> None:
+    """Compare a learner's written prediction with the measurement; fail if none was written.
+
+    ``prediction`` must be a number (not ``None`` or ``...``). The check fails when it is further
+    from ``measured`` than ``rel`` (a fraction of ``measured``) or ``abs_tol``; give neither to only
+    require a number. The message shows both numbers, so the learner sees how far off the guess was.
+    """
+    check(isinstance(prediction, (int, float)) and not isinstance(prediction, bool) and math.isfinite(prediction),
+          f"write your prediction for {what} as a number before running the check (got {prediction!r})")
+    tol = None
+    if rel is not None:
+        tol = rel * abs(measured)
+    if abs_tol is not None:
+        tol = max(tol or 0.0, abs_tol)
+    if tol is not None:
+        check(abs(prediction - measured) <= tol,
+              f"you predicted {prediction:.4g} for {what}, the measurement is {measured:.4g}: more than {tol:.3g} "
+              "away. Work out why before moving on; then correct your prediction")
+
+
 def _names_used(code) -> set[str]:
     """Every global, attribute and method name a code object (and the functions inside it) uses."""
     names = set(code.co_names)

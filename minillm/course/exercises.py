@@ -19,6 +19,8 @@ import json
 import re
 from pathlib import Path
 
+from .fresh import KERNELSPEC
+
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)(?:###|<!--)\s*BEGIN SOLUTION\s*(?:-->)?\s*$")
 END = re.compile(r"^[ \t]*(?:###|<!--)\s*END SOLUTION\s*(?:-->)?\s*$")
 HEADING = re.compile(r"^#+\s.*?Exercise\s+(?P<n>[0-9A-Z]+)\.(?P<m>\d+)", re.MULTILINE)
@@ -108,6 +110,9 @@ def make_exercises(nb: dict, source: str = "<notebook>", number: int | str | Non
     for cell in nb["cells"]:
         cell.pop("id", None)
     nb["nbformat"], nb["nbformat_minor"] = 4, 4
+    meta = nb.setdefault("metadata", {})
+    meta["kernelspec"] = dict(KERNELSPEC)  # what `make setup` installs: JupyterLab keeps the file clean
+    meta.pop("minillm", None)  # the freshness stamp belongs to executed notebooks; exercises are not run
     return nb
 
 
