@@ -1,4 +1,4 @@
-"""minillm.utils.PeakMemory against torch.profiler's own memory accounting (chapter 2)."""
+"""minillm.measure.PeakMemory against torch.profiler's own memory accounting (chapter 2)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from minillm.attention import scaled_dot_product_attention
-from minillm.utils import PeakMemory
+from minillm.measure import PeakMemory
 
 
 def _profiler_peak(fn, *args, **kwargs) -> int:
