@@ -61,12 +61,16 @@ def _owner_of(obj):
     """The (owner, attribute name) through which ``obj`` is reached: its module, or its class."""
     import sys
 
-    module = sys.modules.get(getattr(obj, "__module__", None) or "")
-    parts = getattr(obj, "__qualname__", getattr(obj, "__name__", "")).split(".")
+    func = getattr(obj, "__func__", obj)  # a classmethod reached through its class is a bound method
+    module = sys.modules.get(getattr(func, "__module__", None) or "")
+    parts = getattr(func, "__qualname__", getattr(func, "__name__", "")).split(".")
     owner = module
     for part in parts[:-1]:
         owner = getattr(owner, part, None)
-    if owner is None or "<locals>" in parts or getattr(owner, parts[-1], None) is not obj:
+    if owner is None or "<locals>" in parts:
+        return None
+    found = getattr(owner, parts[-1], None)
+    if found is not obj and getattr(found, "__func__", found) is not func:
         return None
     return owner, parts[-1]
 
@@ -84,7 +88,7 @@ def own_work(fn, *library, what: str | None = None):
     if not callable(fn):
         raise AssertionError(f"{name} should be a function, got {type(fn).__name__}")
     for lib in library:
-        if fn is lib or getattr(fn, "__func__", None) is lib:
+        if fn is lib or getattr(fn, "__func__", fn) is getattr(lib, "__func__", lib):
             raise AssertionError(
                 f"{name} is the library's own {lib.__module__}.{lib.__qualname__}; write your own version"
             )
@@ -105,8 +109,11 @@ def own_work(fn, *library, what: str | None = None):
             stand_in = raiser(lib)
             where = _owner_of(lib)
             if where is not None:
-                patches.append((where[0], where[1], getattr(where[0], where[1])))
-                setattr(where[0], where[1], stand_in)
+                owner, attr = where
+                # a class keeps the raw descriptor (classmethod, staticmethod) to put back
+                original = vars(owner)[attr] if isinstance(owner, type) and attr in vars(owner) else getattr(owner, attr)
+                patches.append((owner, attr, original))
+                setattr(owner, attr, stand_in)
             for key, value in list(glb.items()):
                 if value is lib:
                     patches.append((glb, key, value))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -233,8 +234,15 @@ def execute(path: str | Path, book=None, timeout: int = 1800, kernel_name: str =
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(path.parent)}})
+    # A non-interactive MPLBACKEND (Agg, set for tests) would make plt.show() draw nothing, and the
+    # stored notebook would lose its figures: let the kernel use its inline backend.
+    saved = os.environ.pop("MPLBACKEND", None)
     t0 = time.perf_counter()
-    client.execute()
+    try:
+        client.execute()
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
     seconds = time.perf_counter() - t0
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["minillm"] = stamp(nb, _extra_for(path, book))

@@ -10,6 +10,7 @@ Sources are assembled in ``_build/site-src`` and the site is written to ``_build
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -32,19 +33,47 @@ nb_execution_cache_path = {cache!r}
 nb_execution_timeout = 900
 nb_execution_raise_on_error = True
 nb_merge_streams = True
+# Exercises are not meant to run (they stop at the first exercise); solutions are committed executed.
+nb_execution_excludepatterns = ["exercises/*", "solutions/*"]
+# Offline and self-contained: no require.js or widget manager from a CDN. Widgets show their
+# plain-text note in the book; each widget cell is followed by a static view of the same thing.
+nb_ipywidgets_js = {{}}
+nb_mime_priority_overrides = [
+    ("html", "application/vnd.jupyter.widget-view+json", None),
+    ("html", "application/vnd.jupyter.widget-state+json", None),
+]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 suppress_warnings = ["mystnb.unknown_mime_type", "misc.highlighting_failure"]
 '''
 
 
+def _with_exercise_links(src_nb: Path, dst: Path, chapter) -> None:
+    """Copy a chapter notebook, adding a last cell that links its exercises and solutions."""
+    import json
+
+    nb = json.loads(src_nb.read_text(encoding="utf-8"))
+    ex, so = Path(chapter.exercises).as_posix(), Path(chapter.solutions).as_posix()
+    text = (f"---\n\n**Exercises for this chapter:** [{Path(ex).name}](../{ex}) (to work on) and "
+            f"[its solutions](../{so}); in the repository, open `{ex}` in JupyterLab.")
+    nb["cells"].append({"cell_type": "markdown", "id": "book-exercise-links", "metadata": {}, "source": text})
+    dst.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
+
+
 def write_sources(book: Book, src: Path, execute: str, cache: Path) -> None:
-    """Assemble the Sphinx source folder: conf.py, index.md, the chapter notebooks, the map figure."""
+    """Assemble the Sphinx source folder: conf.py, index.md, the notebooks, the map figure.
+
+    Chapters, exercises and solutions notebooks all become pages (exercises and solutions in a
+    hidden table of contents), and each chapter page ends with links to its exercises and solutions.
+    """
     if src.exists():
         shutil.rmtree(src)
-    (src / "chapters").mkdir(parents=True)
+    for folder in ("chapters", "exercises", "solutions"):
+        (src / folder).mkdir(parents=True)
     (src / "conf.py").write_text(CONF.format(title=book.title, execute=execute, cache=str(cache)))
     for c in book.ready():
-        shutil.copy2(book.root / c.chapter, src / c.chapter)
+        _with_exercise_links(book.root / c.chapter, src / c.chapter, c)
+        for key in ("exercises", "solutions"):
+            shutil.copy2(book.root / getattr(c, key), src / getattr(c, key))
 
     import matplotlib
 
@@ -56,6 +85,8 @@ def write_sources(book: Book, src: Path, execute: str, cache: Path) -> None:
     matplotlib.pyplot.close(fig)
 
     toc = "\n".join(Path(c.chapter).with_suffix("").as_posix() for c in book.ready())
+    hidden = "\n".join(Path(getattr(c, k)).with_suffix("").as_posix() for c in book.ready()
+                       for k in ("exercises", "solutions"))
     objectives = "\n".join(
         f"- **{c.label}, {c.title}**: " + "; ".join(c.objectives) for c in book.ready()
     )
@@ -82,8 +113,41 @@ JupyterLab; this site shows the chapters as they were last executed.
 
 {toc}
 ```
+
+```{{toctree}}
+:hidden:
+
+{hidden}
+```
 """
     (src / "index.md").write_text(index)
+
+
+_IPYNB_HREF = re.compile(r'href="(?P<path>[^"#:]+)\.ipynb(?P<anchor>#[^"]*)?"')
+
+
+def fix_notebook_links(out: Path) -> int:
+    """Point every link to a notebook at its page: ``x.ipynb`` becomes ``x.html`` when that page exists.
+
+    Links written in code-cell outputs (chapter 0's course map) are not resolved by Sphinx; this
+    rewrites them after the build. Returns the number of links changed.
+    """
+    changed = 0
+    for page in out.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+
+        def repl(m):
+            nonlocal changed
+            target = (page.parent / f"{m['path']}.html").resolve()
+            if not target.is_file():
+                return m[0]
+            changed += 1
+            return f'href="{m["path"]}.html{m["anchor"] or ""}"'
+
+        new = _IPYNB_HREF.sub(repl, text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+    return changed
 
 
 def build(root: str | Path | None = None, out: str | Path | None = None, execute: str = "off") -> Path:
@@ -98,6 +162,7 @@ def build(root: str | Path | None = None, out: str | Path | None = None, execute
     proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"sphinx-build failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    fix_notebook_links(out)
     return out / "index.html"
 
 
