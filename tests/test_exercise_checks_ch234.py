@@ -218,7 +218,7 @@ return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (max_lr - min_lr)
     Wrong("4.4", "predicted_50 = math.log2(50)\npredicted_5000 = math.log2(5000)", "predicted", name="bits, not nats"),
     Wrong("4.5", "return loss * n_tokens / n_bytes", "1 bit per token", name="nats, not bits"),
     Wrong("4.5", "return loss / math.log(2)", "1 nat per token", name="per token, not per byte"),
-    Wrong("4.6", "too_high = 1e-6", "above 3e-3", name="a learning rate that is too LOW"),
+    Wrong("4.6", "too_high = 1e-6", r"\*above\* 3e-3", name="a learning rate that is too LOW"),
     Wrong("4.6", "too_high = 4e-3", "still ends", name="not high enough"),
     Wrong("4.7", """
 cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup, seed=seed, eval_every=0, progress=False)
