@@ -71,6 +71,21 @@ def test_a_changed_dependency_makes_the_notebook_stale_and_names_the_fix(package
         fresh.check_fresh(path)
 
 
+def test_an_edited_code_cell_makes_the_notebook_stale(tmp_path):
+    path = tmp_path / "b.ipynb"
+    nb = _nb("import minillm\nprint(1)")
+    nb["metadata"]["minillm"] = fresh.stamp(nb)
+    path.write_text(json.dumps(nb))
+    fresh.check_fresh(path)
+    nb["cells"].append({"cell_type": "markdown", "id": "m", "metadata": {}, "source": "prose may change"})
+    path.write_text(json.dumps(nb))
+    fresh.check_fresh(path)
+    nb["cells"][0]["source"] = "import minillm\nprint(2)"
+    path.write_text(json.dumps(nb))
+    with pytest.raises(fresh.StaleNotebookError, match="code cells were edited after it was executed"):
+        fresh.check_fresh(path)
+
+
 def test_missing_stamp_and_wrong_kernelspec_are_refused(tmp_path):
     path = tmp_path / "a.ipynb"
     nb = _nb("import minillm")

@@ -118,6 +118,13 @@ def own_work(fn, *library, what: str | None = None):
                 if value is lib:
                     patches.append((glb, key, value))
                     glb[key] = stand_in
+            for cell in getattr(getattr(fn, "__func__", fn), "__closure__", None) or ():
+                try:
+                    if cell.cell_contents is lib:
+                        patches.append((cell, "cell_contents", lib))
+                        cell.cell_contents = stand_in
+                except ValueError:  # an empty cell
+                    pass
         try:
             return fn(*args, **kwargs)
         finally:

@@ -3,9 +3,10 @@
 A committed notebook's outputs are what a reader of the repository and of the book sees, so they
 must be what the current code produces. ``make execute`` runs each notebook in place and writes a
 *stamp* into its metadata, ``metadata.minillm.modules_hash``: a hash of the source of every
-``minillm`` module the notebook depends on. ``minillm check-book`` (and ``tests/test_book.py``)
-recompute the hash and fail, naming the notebook and the command that fixes it, when a module has
-changed since the notebook was executed.
+``minillm`` module the notebook depends on, plus ``code_hash``, a hash of its code cells.
+``minillm check-book`` (and ``tests/test_fresh.py``) recompute both and fail, naming the notebook
+and the command that fixes it, when a module or a code cell has changed since the notebook was
+executed (editing markdown cells needs no re-run).
 
 Which modules a notebook depends on (the rule):
 
@@ -155,10 +156,20 @@ def modules_hash(modules) -> str:
     return h.hexdigest()
 
 
+def code_hash(nb: dict) -> str:
+    """sha256 of the notebook's code cells (their sources, in order): outputs are stale when it changes."""
+    h = hashlib.sha256()
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            src = cell.get("source", "")
+            h.update(("".join(src) if isinstance(src, list) else src).encode("utf-8") + b"\0")
+    return h.hexdigest()
+
+
 def stamp(nb: dict, extra=()) -> dict:
-    """The ``metadata.minillm`` stamp for ``nb`` as the modules are now."""
+    """The ``metadata.minillm`` stamp for ``nb`` as the modules and its code cells are now."""
     mods = notebook_modules(nb, extra)
-    return {"modules_hash": modules_hash(mods), "modules": mods}
+    return {"modules_hash": modules_hash(mods), "modules": mods, "code_hash": code_hash(nb)}
 
 
 def _extra_for(path: Path, book=None) -> list[str]:
@@ -184,6 +195,8 @@ def check_fresh(path: str | Path, book=None) -> None:
             f"{rel}'s stored outputs predate a change to the minillm modules it depends on "
             f"({', '.join(changed)}); {fix}"
         )
+    if stored.get("code_hash") != now["code_hash"]:
+        raise StaleNotebookError(f"{rel}'s code cells were edited after it was executed, so its outputs are stale; {fix}")
     if nb.get("metadata", {}).get("kernelspec", {}) != KERNELSPEC:
         raise StaleNotebookError(
             f"{rel} stores kernelspec {nb.get('metadata', {}).get('kernelspec')}, not the one `make setup` installs "

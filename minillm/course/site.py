@@ -136,7 +136,7 @@ def fix_notebook_links(out: Path) -> int:
     for page in out.rglob("*.html"):
         text = page.read_text(encoding="utf-8")
 
-        def repl(m):
+        def repl(m, page=page):
             nonlocal changed
             target = (page.parent / f"{m['path']}.html").resolve()
             if not target.is_file():
