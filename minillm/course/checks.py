@@ -157,3 +157,29 @@ def check_prediction(prediction, measured: float, what: str, rel: float | None =
         check(abs(prediction - measured) <= tol,
               f"you predicted {prediction:.4g} for {what}, the measurement is {measured:.4g}: more than {tol:.3g} "
               "away. Work out why before moving on; then correct your prediction")
+
+
+def _names_used(code) -> set[str]:
+    """Every global, attribute and method name a code object (and the functions inside it) uses."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names_used(const)
+    return names
+
+
+def check_own_code(fn, forbidden: dict, exercise: str) -> None:
+    """Fail if ``fn`` is, or calls by name, one of the library functions it should replace.
+
+    ``forbidden`` maps names to the library objects (``{"split_heads": split_heads}``). A learner
+    who passes the reference off as their answer (``split = split_heads``) or only wraps it
+    (``return split_heads(x, h)``, ``F.scaled_dot_product_attention(...)``) is told to write it.
+    """
+    check(callable(fn), f"{exercise}: expected a function, got {type(fn).__name__}")
+    for name, obj in forbidden.items():
+        check(fn is not obj, f"{exercise}: your function is the library's own {name}; write it yourself")
+    code = getattr(fn, "__code__", None)
+    check(code is not None, f"{exercise}: write your answer as a Python function (def ...), not {fn!r}")
+    used = sorted(_names_used(code) & set(forbidden))
+    check(not used, f"{exercise}: your code calls {', '.join(used)}, the library's answer to this exercise; "
+                    "write the computation yourself")

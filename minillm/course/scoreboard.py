@@ -47,6 +47,9 @@ SCORES: list[Score] = [
     Score("bigram, gradient descent", 0, 3.493, "the same table, learned: 2,000 steps"),
     Score("gzip -9", 0, 2.438, "compressor; finds repeated strings"),
     Score("lzma -9", 0, 2.346, "compressor; larger window, better coding"),
+    Score("attention, 2 layers, 800 steps", 2, 1.992, "64 characters of context; about 20 s of training"),
+    Score("8 blocks, residual, 100 steps", 3, 3.706, "still learning after 100 steps"),
+    Score("8 blocks, no residual, 100 steps", 3, 4.658, "tokens collapse: stuck at the unigram level"),
 ]
 
 
