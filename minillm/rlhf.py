@@ -902,8 +902,7 @@ class _PolicyLoop(_Loop):
     def __init__(self, policy, tokenizer, extra: dict, config, resume):
         import copy
 
-        if not hasattr(policy, "config") or not hasattr(policy, "blocks"):
-            raise TypeError(f"policy must be a minillm GPT, got {type(policy).__name__}")
+        _check_policy(policy)
         self.policy, self.tokenizer = policy, tokenizer
         # the reference is the policy as given (the SFT model): on resume, build the trainer
         # from the same SFT model; the checkpoint then restores the trained weights
@@ -923,6 +922,11 @@ class _PolicyLoop(_Loop):
                      temperature=self.cfg.temperature, stop=self.cfg.stop, stop_ids=self.cfg.stop_ids,
                      generator=self.generator)
         return g.prompt_ids, g.ids, g.text
+
+
+def _check_policy(policy) -> None:
+    if not hasattr(policy, "config") or not hasattr(policy, "blocks"):
+        raise TypeError(f"policy must be a minillm GPT, got {type(policy).__name__}")
 
 
 def _as_rewards(reward_fn, prompts, answers) -> torch.Tensor:
@@ -961,6 +965,7 @@ class PPOTrainer(_PolicyLoop):
                  resume: bool = False):
         self.prompts = _check_prompts_and_reward(prompts, reward_fn, tokenizer)
         self.reward_fn = reward_fn
+        _check_policy(policy)
         value_head = nn.Linear(policy.config.n_embd, 1)
         nn.init.zeros_(value_head.weight)
         nn.init.zeros_(value_head.bias)
