@@ -1247,3 +1247,45 @@ def sample_pairs(policy, tokenizer, prompts: Sequence[str], labeller: Labeller |
             continue
         out.append((p, a, b) if labeller is None else labeller.label(p, a, b, rng))
     return out
+
+
+@torch.no_grad()
+def evaluate_policy(policy, reference, tokenizer, prompts: Sequence[str], reward_fn, *, samples: int = 1,
+                    max_new_tokens: int = 24, temperature: float = 1.0, stop=None, stop_ids=None,
+                    seed: int = 1234) -> dict:
+    """Sample ``samples`` answers per prompt and measure them (chapter 7's yardstick).
+
+    Returns a dict: ``reward`` (mean of ``reward_fn(prompts, answers)``, e.g. the labeller's
+    true score), ``kl`` (mean over answers of ``sum_t log pi(a_t) - log pi_ref(a_t)``: a sampled
+    estimate of KL(policy || reference) per answer), ``length`` (mean answer tokens) and
+    ``answers`` (the texts, prompt-major).
+    """
+    from .generate import generate
+
+    rows = [p for p in prompts for _ in range(samples)]
+    g = generate(policy, rows, tokenizer, max_new_tokens=max_new_tokens, temperature=temperature,
+                 stop=stop, stop_ids=stop_ids, seed=seed)
+    r = _as_rewards(reward_fn, rows, g.text)
+    answers = [a if a else [0] for a in g.ids]  # an empty answer (cut at once) has nothing to score
+    logp, mask = answer_logprobs(policy, g.prompt_ids, answers)
+    ref_logp, _ = answer_logprobs(reference, g.prompt_ids, answers)
+    kl = ((logp - ref_logp) * mask).sum(1)
+    return {"reward": r.mean().item(), "kl": kl.mean().item(), "length": mask.sum(1).mean().item(),
+            "answers": list(g.text)}
+
+
+def policy_format(tokenizer, chat: bool) -> dict:
+    """How chapter 7 prompts a policy and where its answers stop.
+
+    ``chat=True`` (the chat model): :data:`CHAT_TEMPLATE`, answers end with the ``<|end|>``
+    token. ``chat=False`` (the base model, whose pretraining holds ``Question:``/``Answer:``
+    documents): :data:`PLAIN_TEMPLATE`, answers end at a newline. Returns a dict with
+    ``template``, ``stop``, ``stop_ids`` (for :class:`RLConfig` and sampling) and ``end`` (the
+    text appended to an answer when it is scored as a whole: reward model, DPO).
+    """
+    if chat:
+        end_id = tokenizer.token_to_id("<|end|>") if hasattr(tokenizer, "token_to_id") else None
+        if end_id is None:
+            raise ValueError("chat=True needs a tokenizer with the <|end|> special token")
+        return {"template": CHAT_TEMPLATE, "stop": None, "stop_ids": [end_id], "end": "<|end|>"}
+    return {"template": PLAIN_TEMPLATE, "stop": ["\n"], "stop_ids": None, "end": "\n"}

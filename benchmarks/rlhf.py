@@ -1,0 +1,148 @@
+"""Benchmark: PPO, DPO and GRPO on chapter 7's task (helpful answers to TinyWorld questions).
+
+For each of ``--seeds`` seeds, from the same SFT policy (``--model``):
+
+1. sample two answers per training prompt (``--rounds`` times) and let the simulated labeller
+   (:meth:`minillm.rlhf.QATask.labeller`, Bradley-Terry noise 0.5) pick one: the preference pairs;
+2. train a reward model on them (backbone copy + scalar head, Bradley-Terry loss);
+3. PPO against the reward model (KL penalty to the SFT policy), DPO on the same pairs, and
+   GRPO against the reward model, each from the SFT policy;
+4. measure each policy on held-out prompts (4 samples each): the labeller's *true* reward and
+   the KL to the SFT policy; wall time of each method (PPO and GRPO also pay for the reward
+   model, listed separately).
+
+It prints per method: true-reward gain over SFT (mean over seeds), the effect size
+gain / (run-to-run standard deviation), KL, wall time; then the issue's targets, each ending in
+``met`` or ``NOT met``:
+
+- each method raises the true reward by a clear margin: mean gain > 0.1 and > 2 standard
+  deviations of the gain over seeds;
+- DPO reaches PPO's true reward (its gain at least PPO's) at no more than a third of PPO's
+  wall time (PPO's time counted with its reward model).
+
+Run: ``python benchmarks/rlhf.py`` (about 8 minutes on a laptop CPU; ``--seeds 1`` for a quick look).
+
+Measured (2026-11-27, shared 2-core CPU, other jobs running, so times are noisy; model
+``tinyworld`` v1, base-model format):
+FIGURES
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+
+import torch
+
+from minillm import pretrained, seed_everything
+from minillm.rlhf import (
+    DPOTrainer,
+    GRPOTrainer,
+    PPOTrainer,
+    RewardModel,
+    RewardModelTrainer,
+    RLConfig,
+    evaluate_policy,
+    policy_format,
+    qa_task,
+    sample_pairs,
+)
+
+
+def run(seed: int, args) -> dict:
+    seed_everything(seed)
+    sft, tok = pretrained(args.model)
+    fmt = policy_format(tok, chat="chat" in args.model)
+    task = qa_task(args.prompts + args.eval_prompts, seed=0, template=fmt["template"])
+    train, held = task.split(args.prompts)
+    labeller = train.labeller(0.5)
+    sampling = dict(stop=fmt["stop"], stop_ids=fmt["stop_ids"])
+
+    def measure(policy):
+        return evaluate_policy(policy, sft, tok, held.prompts, held.true_reward, samples=4,
+                               seed=1000 + seed, **sampling)
+
+    out = {"sft": measure(sft)}
+    t = time.perf_counter()
+    pairs = []
+    for k in range(args.rounds):
+        pairs += sample_pairs(sft, tok, train.prompts, labeller, seed=100 * seed + k, **sampling)
+    out["pairs"], out["pairs_seconds"] = len(pairs), time.perf_counter() - t
+
+    t = time.perf_counter()
+    rm = RewardModel(sft, tok, end=fmt["end"])
+    RewardModelTrainer(rm, pairs, RLConfig(steps=args.rm_steps, lr=3e-4, batch_size=32, seed=seed)).fit()
+    out["rm_seconds"] = time.perf_counter() - t
+    held_pairs = sample_pairs(sft, tok, held.prompts, held.labeller(0.5), seed=999, **sampling)
+    out["rm_accuracy"] = rm.accuracy(held_pairs)
+    out["noise_ceiling"] = held.labeller(0.5).noise_ceiling(held_pairs)
+
+    rl = dict(lr=args.lr, seed=seed, **sampling)
+    methods = {
+        "ppo": lambda p: PPOTrainer(p, tok, train.prompts, rm, RLConfig(
+            steps=args.ppo_steps, batch_size=16, kl_coef=args.kl, **rl)),
+        "dpo": lambda p: DPOTrainer(p, tok, pairs, RLConfig(
+            steps=args.dpo_steps, batch_size=32, dpo_beta=0.1, **rl), end=fmt["end"]),
+        "grpo": lambda p: GRPOTrainer(p, tok, train.prompts, rm, RLConfig(
+            steps=args.grpo_steps, batch_size=4, group_size=4, kl_coef=args.kl, **rl)),
+    }
+    for name, make in methods.items():
+        policy = copy.deepcopy(sft)
+        t = time.perf_counter()
+        make(policy).fit()
+        out[name] = {**measure(policy), "seconds": time.perf_counter() - t}
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="tinyworld")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--prompts", type=int, default=96, help="training prompts")
+    ap.add_argument("--eval-prompts", type=int, default=32, help="held-out prompts")
+    ap.add_argument("--rounds", type=int, default=4, help="answer pairs sampled per training prompt")
+    ap.add_argument("--rm-steps", type=int, default=60)
+    ap.add_argument("--ppo-steps", type=int, default=60)
+    ap.add_argument("--dpo-steps", type=int, default=12)
+    ap.add_argument("--grpo-steps", type=int, default=60)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--kl", type=float, default=0.05)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    runs = []
+    for seed in range(args.seeds):
+        r = run(seed, args)
+        runs.append(r)
+        print(f"seed {seed}: {r['pairs']} pairs ({r['pairs_seconds']:.1f} s), reward model held-out "
+              f"accuracy {r['rm_accuracy']:.3f} (noise ceiling {r['noise_ceiling']:.3f}, "
+              f"{r['rm_seconds']:.1f} s); SFT true reward {r['sft']['reward']:.3f}", flush=True)
+        for m in ("ppo", "dpo", "grpo"):
+            print(f"  {m:5s} true reward {r[m]['reward']:.3f}  KL {r[m]['kl']:.2f}  {r[m]['seconds']:.1f} s"
+                  f"  e.g. {r[m]['answers'][0]!r}", flush=True)
+    print(f"\n{'method':6s} {'gain':>7s} {'sd':>6s} {'effect':>7s} {'KL':>6s} {'seconds':>8s}")
+    summary = {}
+    for m in ("ppo", "dpo", "grpo"):
+        gains = [r[m]["reward"] - r["sft"]["reward"] for r in runs]
+        sd = statistics.stdev(gains) if len(gains) > 1 else float("nan")
+        secs = statistics.mean(r[m]["seconds"] + (r["rm_seconds"] if m != "dpo" else 0) for r in runs)
+        kl = statistics.mean(r[m]["kl"] for r in runs)
+        mean = statistics.mean(gains)
+        summary[m] = (mean, sd, secs)
+        print(f"{m:6s} {mean:7.3f} {sd:6.3f} {mean / sd if sd > 0 else float('inf'):7.1f} {kl:6.2f} {secs:8.1f}")
+    print("(seconds: PPO and GRPO include training the reward model; DPO needs none)")
+    for m in ("ppo", "dpo", "grpo"):
+        mean, sd, _ = summary[m]
+        ok = mean > 0.1 and (len(runs) < 2 or mean > 2 * sd)
+        print(f"target: {m.upper()} raises the true reward by a clear margin (gain {mean:.3f} > 0.1 and "
+              f"> 2 sd = {2 * sd:.3f}): {'met' if ok else 'NOT met'}")
+    (pg, _, pt), (dg, _, dt) = summary["ppo"], summary["dpo"]
+    ok = dg >= pg and dt <= pt / 3
+    print(f"target: DPO reaches PPO's true reward (gain {dg:.3f} vs {pg:.3f}) at <= 1/3 of PPO's wall time "
+          f"({dt:.1f} s vs {pt:.1f} s / 3 = {pt / 3:.1f} s): {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
