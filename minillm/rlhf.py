@@ -1131,7 +1131,8 @@ class QATask:
       colour for a colour question, a pet, a food, "born in" a place);
     - **about the person** (+1): it names the person asked about (their first name);
     - **correct** (+1): it contains the true fact;
-    - **short**: -0.1 for each word beyond 8; an empty answer scores -1.
+    - **one clean sentence** (+1): it ends with a full stop and holds no second sentence;
+    - **short**: -0.2 for each word beyond 8; an empty answer scores -1.
 
     :meth:`labeller` wraps it in a noisy :class:`Labeller`; :meth:`true_reward` measures a
     policy's answers; :meth:`verifiable` is the correctness part alone, for RLVR.
@@ -1151,7 +1152,8 @@ class QATask:
         return self._index[prompt]
 
     def parts(self, prompt: str, answer: str) -> dict[str, float]:
-        """The score's parts for one answer: on_topic, about_person, correct, length_penalty."""
+        """The score's parts for one answer: on_topic, about_person, correct, one_sentence,
+        length_penalty."""
         import re
 
         from .world import COLORS, FOODS, JOBS, PETS
@@ -1167,8 +1169,11 @@ class QATask:
         else:  # birth_city: "born in" a capitalised place name, not a year
             on_topic = re.search(r"\bborn in [A-Z][a-z]+", answer) is not None
         correct = any(re.search(rf"\b{re.escape(a.lower())}\b", answer.lower()) for a in qa.answers)
+        text = answer.strip()
+        one_sentence = text.endswith(".") and re.search(r"[.!?]\s", text) is None
         return {"on_topic": float(on_topic), "about_person": float(first in words),
-                "correct": float(correct), "length_penalty": -0.1 * max(0, len(words) - 8)}
+                "correct": float(correct), "one_sentence": float(one_sentence),
+                "length_penalty": -0.2 * max(0, len(words) - 8)}
 
     def score(self, prompt: str, answer: str) -> float:
         """The labeller's true score of ``answer`` to ``prompt`` (see the class docstring)."""
@@ -1228,11 +1233,13 @@ def qa_task(n: int = 64, seed: int = 0, template: str = CHAT_TEMPLATE,
 
 def sample_pairs(policy, tokenizer, prompts: Sequence[str], labeller: Labeller | None = None, *,
                  max_new_tokens: int = 24, temperature: float = 1.0, stop=None, stop_ids=None,
-                 seed: int = 0):
+                 seed: int = 0, skip_ties: bool = True):
     """Two answers per prompt from ``policy``; pairs with identical answers are dropped.
 
     Returns ``(prompt, a, b)`` triples, or, with a ``labeller``, the :class:`PreferencePair` s
-    it makes (chapter 7.1: this is the data the reward model and DPO learn from).
+    it makes (chapter 7.1: this is the data the reward model and DPO learn from). With
+    ``skip_ties`` the labeller skips pairs it finds exactly as good as each other (a person
+    would press "skip"): a coin-flip label only adds noise.
     """
     from .generate import generate
 
@@ -1243,7 +1250,7 @@ def sample_pairs(policy, tokenizer, prompts: Sequence[str], labeller: Labeller |
     out = []
     for i, p in enumerate(prompts):
         a, b = g.text[2 * i], g.text[2 * i + 1]
-        if a == b:
+        if a == b or (labeller is not None and skip_ties and labeller.score(a, p) == labeller.score(b, p)):
             continue
         out.append((p, a, b) if labeller is None else labeller.label(p, a, b, rng))
     return out

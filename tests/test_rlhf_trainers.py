@@ -8,6 +8,7 @@ by SIGKILL mid-training resumes from its checkpoint to the same weights as an un
 
 import copy
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -64,8 +65,6 @@ def toy_config(**kw):
 
 
 def toy_pairs(n=200, seed=0):
-    import random
-
     rng = random.Random(seed)
     pairs = []
     while len(pairs) < n:
@@ -296,3 +295,24 @@ def test_other_bad_inputs_are_named():
         PPOTrainer(torch.nn.Linear(2, 2), TOK, PROMPTS, true_reward, toy_config())
     with pytest.raises(ValueError, match="not one of this task's prompts"):
         qa_task(4).score("unknown prompt", "answer")
+
+
+def test_task_score_parts_by_hand():
+    from minillm.rlhf import QATask
+    from minillm.world import QA
+
+    qa = QA("What is Lara Fasley's job?", "Lara Fasley works as a baker.", ("baker",), 1, "job", True)
+    city = QA("Where was Lara Fasley born?", "x", ("Weby",), 1, "birth_city", True)
+    task = QATask(["P1", "P2"], [qa, city], "{question}", ["Lara", "Lara"])
+    # on topic, about the person, correct, one sentence: 4
+    assert task.score("P1", "Lara Fasley works as a baker.") == 4.0
+    # a job but the wrong one, no name, no full stop: 1
+    assert task.parts("P1", "He works as a pilot") == {
+        "on_topic": 1.0, "about_person": 0.0, "correct": 0.0, "one_sentence": 0.0, "length_penalty": 0.0}
+    # two sentences, 11 words: on topic + name, length -0.2 * 3
+    assert task.score("P1", "Lara is a baker. She likes the baker shop in town.") == pytest.approx(2 + 1 - 0.6)
+    assert task.score("P1", "   ") == -1.0
+    assert task.parts("P2", "Lara was born in Weby.")["on_topic"] == 1.0
+    assert task.parts("P2", "Lara was born in 1950.")["on_topic"] == 0.0
+    labeller = task.labeller(0.0)
+    assert labeller.prefer("Lara Fasley works as a baker.", "He works as a pilot", random.Random(0), "P1") == 0
