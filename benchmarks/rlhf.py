@@ -79,14 +79,14 @@ def run(seed: int, args) -> dict:
     out["rm_accuracy"] = rm.accuracy(held_pairs)
     out["noise_ceiling"] = held.labeller(0.5).noise_ceiling(held_pairs)
 
-    rl = dict(lr=args.lr, seed=seed, **sampling)
+    rl = dict(seed=seed, **sampling)
     methods = {
         "ppo": lambda p: PPOTrainer(p, tok, train.prompts, rm, RLConfig(
-            steps=args.ppo_steps, batch_size=16, kl_coef=args.kl, **rl)),
+            steps=args.ppo_steps, lr=args.ppo_lr, batch_size=16, kl_coef=args.kl, **rl)),
         "dpo": lambda p: DPOTrainer(p, tok, pairs, RLConfig(
-            steps=args.dpo_steps, batch_size=32, dpo_beta=0.1, **rl), end=fmt["end"]),
+            steps=args.dpo_steps, lr=args.dpo_lr, batch_size=32, dpo_beta=0.1, **rl), end=fmt["end"]),
         "grpo": lambda p: GRPOTrainer(p, tok, train.prompts, rm, RLConfig(
-            steps=args.grpo_steps, batch_size=4, group_size=4, kl_coef=args.kl, **rl)),
+            steps=args.grpo_steps, lr=args.grpo_lr, batch_size=4, group_size=4, kl_coef=0.04, **rl)),
     }
     for name, make in methods.items():
         policy = copy.deepcopy(sft)
@@ -100,15 +100,17 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="tinyworld")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--prompts", type=int, default=96, help="training prompts")
+    ap.add_argument("--prompts", type=int, default=128, help="training prompts")
     ap.add_argument("--eval-prompts", type=int, default=32, help="held-out prompts")
-    ap.add_argument("--rounds", type=int, default=4, help="answer pairs sampled per training prompt")
-    ap.add_argument("--rm-steps", type=int, default=60)
-    ap.add_argument("--ppo-steps", type=int, default=60)
-    ap.add_argument("--dpo-steps", type=int, default=12)
-    ap.add_argument("--grpo-steps", type=int, default=60)
-    ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--kl", type=float, default=0.05)
+    ap.add_argument("--rounds", type=int, default=6, help="answer pairs sampled per training prompt")
+    ap.add_argument("--rm-steps", type=int, default=40)
+    ap.add_argument("--ppo-steps", type=int, default=30)
+    ap.add_argument("--dpo-steps", type=int, default=30)
+    ap.add_argument("--grpo-steps", type=int, default=30)
+    ap.add_argument("--ppo-lr", type=float, default=3e-5)
+    ap.add_argument("--dpo-lr", type=float, default=3e-5)
+    ap.add_argument("--grpo-lr", type=float, default=5e-5)
+    ap.add_argument("--kl", type=float, default=0.1, help="PPO's KL coefficient")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     runs = []

@@ -1092,14 +1092,17 @@ class ExactAnswerReward:
     """A verifiable reward: 1.0 when an answer contains one of its prompt's accepted answers, else 0.
 
     ``answers``: a dict prompt -> accepted strings (e.g. from :meth:`minillm.world.World.qa`).
-    Matching is on whole words, case-insensitive. No model, nothing to hack but the check
-    itself (chapter 7.5).
+    ``wrong`` (optional): a dict prompt -> strings that make an answer wrong even if it also
+    holds an accepted one (the other colours for a colour question), so that listing every
+    candidate does not pay. Matching is on whole words, case-insensitive. No model, nothing to
+    hack but the check itself (chapter 7.6).
     """
 
-    def __init__(self, answers: dict):
+    def __init__(self, answers: dict, wrong: dict | None = None):
         if not isinstance(answers, dict) or not answers:
             raise ValueError("answers must be a non-empty dict prompt -> accepted answers")
         self.answers = {p: tuple([a] if isinstance(a, str) else a) for p, a in answers.items()}
+        self.wrong = {p: tuple(w) for p, w in (wrong or {}).items()}
 
     def correct(self, prompt: str, answer: str) -> bool:
         import re
@@ -1107,7 +1110,11 @@ class ExactAnswerReward:
         if prompt not in self.answers:
             raise ValueError(f"no accepted answer known for prompt {prompt!r:.80}")
         text = answer.lower()
-        return any(re.search(rf"\b{re.escape(a.lower())}\b", text) for a in self.answers[prompt])
+
+        def has(word):
+            return re.search(rf"\b{re.escape(word.lower())}\b", text) is not None
+
+        return any(has(a) for a in self.answers[prompt]) and not any(has(w) for w in self.wrong.get(prompt, ()))
 
     def __call__(self, prompts, answers) -> list[float]:
         return [float(self.correct(p, a)) for p, a in zip(prompts, answers)]
@@ -1190,8 +1197,14 @@ class QATask:
         return Labeller(self.score, temperature, with_prompt=True)
 
     def verifiable(self) -> ExactAnswerReward:
-        """The verifiable reward: 1 when the answer contains the true fact (RLVR)."""
-        return ExactAnswerReward({p: q.answers for p, q in zip(self.prompts, self.questions)})
+        """The verifiable reward: 1 when the answer contains the true fact and no other candidate
+        of its kind (another colour, food, pet or job), else 0 (RLVR)."""
+        from .world import COLORS, FOODS, JOBS, PETS
+
+        kinds = {"color": COLORS, "food": FOODS, "pet": PETS, "job": JOBS}
+        wrong = {p: [w for w in kinds.get(q.relation, ()) if w not in q.answers]
+                 for p, q in zip(self.prompts, self.questions)}
+        return ExactAnswerReward({p: q.answers for p, q in zip(self.prompts, self.questions)}, wrong)
 
     def split(self, n_train: int) -> tuple[QATask, QATask]:
         """The first ``n_train`` questions and the rest, as two tasks (train and held-out)."""

@@ -151,6 +151,8 @@ def test_grpo_with_a_verifiable_reward():
     policy = toy_policy()
     check = ExactAnswerReward({">": "aaa"})
     assert check([">", ">"], ["xaaa", "aaa b"]) == [0.0, 1.0]  # whole words only
+    strict = ExactAnswerReward({"Q": ("red",)}, wrong={"Q": ("blue", "green")})
+    assert strict(["Q", "Q", "Q"], ["It is red.", "red or blue", "Red!"]) == [1.0, 0.0, 1.0]
     before = mean_true_reward(policy)
     GRPOTrainer(policy, TOK, PROMPTS, lambda p, a: [float("a" in x and "b" not in x) for x in a],
                 toy_config(batch_size=8, group_size=4)).fit()
