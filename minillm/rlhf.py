@@ -11,6 +11,14 @@ Read top to bottom:
 3. Policy optimisation: :func:`gae`, :func:`ppo_clip_loss`, :func:`kl_penalty`.
 4. Without a reward model: :func:`dpo_loss`; without a value model:
    :func:`group_relative_advantages` and :func:`grpo_loss`.
+5. Trainers on a :class:`minillm.model.GPT` policy, sharing one loop (AdamW on
+   :func:`minillm.train.param_groups`, :func:`minillm.train.lr_at`, atomic checkpoints with exact
+   resume, a progress bar), sampling with :func:`minillm.generate.generate`:
+   :class:`RewardModel` + :class:`RewardModelTrainer`, :class:`PPOTrainer`, :class:`DPOTrainer`,
+   :class:`GRPOTrainer`, all configured by :class:`RLConfig`.
+6. Verifiable rewards (RLVR): :class:`ExactAnswerReward`.
+7. Chapter 7's task: :func:`qa_task` (TinyWorld questions and a labeller's hidden taste),
+   :func:`sample_pairs`, :func:`evaluate_policy`, :func:`policy_format`.
 
 Papers:
 
