@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="tinyworld")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--prompts", type=int, default=128, help="training prompts")
-    ap.add_argument("--eval-prompts", type=int, default=32, help="held-out prompts")
+    ap.add_argument("--eval-prompts", type=int, default=64, help="held-out prompts")
     ap.add_argument("--rounds", type=int, default=6, help="answer pairs sampled per training prompt")
     ap.add_argument("--rm-steps", type=int, default=40)
     ap.add_argument("--ppo-steps", type=int, default=30)
