@@ -8,8 +8,8 @@ For each of ``--seeds`` seeds, from the same SFT policy (``--model``):
 3. PPO against the reward model (KL penalty to the SFT policy), DPO on the same pairs, and
    GRPO against the reward model, each from the SFT policy;
 4. measure each policy on held-out prompts (4 samples each): the labeller's *true* reward and
-   the KL to the SFT policy; wall time of each method (PPO and GRPO also pay for the reward
-   model, listed separately).
+   the KL to the SFT policy; training time of each method (PPO and GRPO also pay for the reward
+   model; evaluation is not counted).
 
 It prints per method: true-reward gain over SFT (mean over seeds), the effect size
 gain / (run-to-run standard deviation), KL, wall time; then the issue's targets, each ending in
@@ -17,8 +17,9 @@ gain / (run-to-run standard deviation), KL, wall time; then the issue's targets,
 
 - each method raises the true reward by a clear margin: mean gain > 0.1 and > 2 standard
   deviations of the gain over seeds;
-- DPO reaches PPO's true reward (its gain at least PPO's) at no more than a third of PPO's
-  wall time (PPO's time counted with its reward model).
+- DPO reaches PPO's true reward at no more than a third of PPO's wall time: DPO is measured
+  every ``--dpo-every`` steps, and its training time at the first checkpoint whose true reward
+  reaches PPO's final one is compared with PPO's training time plus its reward model's.
 
 Run: ``python benchmarks/rlhf.py`` (about 8 minutes on a laptop CPU; ``--seeds 1`` for a quick look).
 
@@ -86,13 +87,20 @@ def run(seed: int, args) -> dict:
         "dpo": lambda p: DPOTrainer(p, tok, pairs, RLConfig(
             steps=args.dpo_steps, lr=args.dpo_lr, batch_size=32, dpo_beta=0.1, **rl), end=fmt["end"]),
         "grpo": lambda p: GRPOTrainer(p, tok, train.prompts, rm, RLConfig(
-            steps=args.grpo_steps, lr=args.grpo_lr, batch_size=4, group_size=4, kl_coef=0.04, **rl)),
+            steps=args.grpo_steps, lr=args.grpo_lr, batch_size=4, group_size=8, kl_coef=0.04, **rl)),
     }
     for name, make in methods.items():
         policy = copy.deepcopy(sft)
-        t = time.perf_counter()
-        make(policy).fit()
-        out[name] = {**measure(policy), "seconds": time.perf_counter() - t}
+        trainer = make(policy)
+        if name == "dpo":  # checkpoints along the way: when does DPO reach PPO's reward?
+            out["dpo_curve"] = []
+            while trainer.step < args.dpo_steps:
+                trainer.fit(args.dpo_every)
+                out["dpo_curve"].append((trainer.seconds, measure(policy)["reward"]))
+        else:
+            trainer.fit()
+        # training time only (sampling included for PPO and GRPO; evaluation excluded)
+        out[name] = {**measure(policy), "seconds": trainer.seconds}
     return out
 
 
@@ -106,6 +114,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rm-steps", type=int, default=40)
     ap.add_argument("--ppo-steps", type=int, default=30)
     ap.add_argument("--dpo-steps", type=int, default=30)
+    ap.add_argument("--dpo-every", type=int, default=5, help="DPO steps between measurements")
     ap.add_argument("--grpo-steps", type=int, default=30)
     ap.add_argument("--ppo-lr", type=float, default=3e-5)
     ap.add_argument("--dpo-lr", type=float, default=3e-5)
@@ -139,10 +148,17 @@ def main(argv=None) -> int:
         ok = mean > 0.1 and (len(runs) < 2 or mean > 2 * sd)
         print(f"target: {m.upper()} raises the true reward by a clear margin (gain {mean:.3f} > 0.1 and "
               f"> 2 sd = {2 * sd:.3f}): {'met' if ok else 'NOT met'}")
-    (pg, _, pt), (dg, _, dt) = summary["ppo"], summary["dpo"]
-    ok = dg >= pg and dt <= pt / 3
-    print(f"target: DPO reaches PPO's true reward (gain {dg:.3f} vs {pg:.3f}) at <= 1/3 of PPO's wall time "
-          f"({dt:.1f} s vs {pt:.1f} s / 3 = {pt / 3:.1f} s): {'met' if ok else 'NOT met'}")
+    # per seed: DPO's training time at its first checkpoint whose true reward reaches PPO's final one
+    reach = []
+    for r in runs:
+        hit = [sec for sec, rew in r["dpo_curve"] if rew >= r["ppo"]["reward"]]
+        reach.append(hit[0] if hit else float("inf"))
+    dt, pt = statistics.mean(reach), summary["ppo"][2]
+    print(f"DPO reaches PPO's final true reward after {', '.join(f'{x:.1f}' for x in reach)} s of training "
+          f"(per seed); PPO with its reward model takes {pt:.1f} s")
+    ok = dt <= pt / 3
+    print(f"target: DPO reaches PPO's true reward at <= 1/3 of PPO's wall time ({dt:.1f} s vs "
+          f"{pt:.1f} s / 3 = {pt / 3:.1f} s): {'met' if ok else 'NOT met'}")
     return 0
 
 
