@@ -32,6 +32,11 @@ _LAZY = {
     "Labeller": "minillm.rlhf",
     "RewardHead": "minillm.rlhf",
     "dpo_loss": "minillm.rlhf",
+    "RewardModel": "minillm.rlhf",
+    "RLConfig": "minillm.rlhf",
+    "PPOTrainer": "minillm.rlhf",
+    "DPOTrainer": "minillm.rlhf",
+    "GRPOTrainer": "minillm.rlhf",
     # retrieval (chapter 8)
     "BM25": "minillm.rag",
     "DenseIndex": "minillm.rag",

@@ -11,6 +11,14 @@ Read top to bottom:
 3. Policy optimisation: :func:`gae`, :func:`ppo_clip_loss`, :func:`kl_penalty`.
 4. Without a reward model: :func:`dpo_loss`; without a value model:
    :func:`group_relative_advantages` and :func:`grpo_loss`.
+5. Trainers on a :class:`minillm.model.GPT` policy, sharing one loop (AdamW on
+   :func:`minillm.train.param_groups`, :func:`minillm.train.lr_at`, atomic checkpoints with exact
+   resume, a progress bar), sampling with :func:`minillm.generate.generate`:
+   :class:`RewardModel` + :class:`RewardModelTrainer`, :class:`PPOTrainer`, :class:`DPOTrainer`,
+   :class:`GRPOTrainer`, all configured by :class:`RLConfig`.
+6. Verifiable rewards (RLVR): :class:`ExactAnswerReward`.
+7. Chapter 7's task: :func:`qa_task` (TinyWorld questions and a labeller's hidden taste),
+   :func:`sample_pairs`, :func:`evaluate_policy`, :func:`policy_format`.
 
 Papers:
 
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -115,22 +124,33 @@ class Labeller:
     labels: :meth:`noise_ceiling`.
     """
 
-    def __init__(self, score_fn: Callable[[str], float], temperature: float = 1.0):
+    def __init__(self, score_fn: Callable[[str], float], temperature: float = 1.0,
+                 with_prompt: bool = False):
         if not callable(score_fn):
             raise TypeError(f"score_fn must be a callable text -> score, got {score_fn!r}")
         if not isinstance(temperature, (int, float)) or not temperature >= 0:
             raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
         self.score_fn = score_fn
         self.temperature = float(temperature)
+        self.with_prompt = bool(with_prompt)
 
-    def prob_prefers_first(self, a: str, b: str) -> float:
-        """The probability that the labeller prefers ``a`` to ``b``."""
-        diff = float(self.score_fn(a)) - float(self.score_fn(b))
+    def score(self, answer: str, prompt: str | None = None) -> float:
+        """The labeller's true score of ``answer`` (``score_fn(prompt, answer)`` when the labeller
+        was made with ``with_prompt=True``: its taste then depends on the question asked)."""
+        if self.with_prompt:
+            if prompt is None:
+                raise ValueError("this labeller judges answers to a prompt (with_prompt=True); pass prompt=")
+            return float(self.score_fn(prompt, answer))
+        return float(self.score_fn(answer))
+
+    def prob_prefers_first(self, a: str, b: str, prompt: str | None = None) -> float:
+        """The probability that the labeller prefers ``a`` to ``b`` (as answers to ``prompt``)."""
+        diff = self.score(a, prompt) - self.score(b, prompt)
         if self.temperature == 0:
             return 0.5 if diff == 0 else float(diff > 0)
         return 1.0 / (1.0 + math.exp(-max(min(diff / self.temperature, 700.0), -700.0)))
 
-    def prefer(self, a: str, b: str, rng) -> int:
+    def prefer(self, a: str, b: str, rng, prompt: str | None = None) -> int:
         """Return 0 if the labeller prefers ``a`` (the first answer), 1 if it prefers ``b``.
 
         ``rng`` is anything with a ``random()`` method returning a float in [0, 1)
@@ -140,23 +160,29 @@ class Labeller:
             raise ValueError(f"prefer got the same answer twice ({a!r}); pass two different answers")
         if not hasattr(rng, "random"):
             raise TypeError(f"rng must have a random() method (e.g. random.Random(0)), got {rng!r}")
-        return 0 if rng.random() < self.prob_prefers_first(a, b) else 1
+        return 0 if rng.random() < self.prob_prefers_first(a, b, prompt) else 1
 
     def label(self, prompt: str, a: str, b: str, rng) -> PreferencePair:
         """Ask the labeller to compare ``a`` and ``b`` for ``prompt``; return the pair it makes."""
-        if self.prefer(a, b, rng) == 0:
+        if self.prefer(a, b, rng, prompt if self.with_prompt else None) == 0:
             return PreferencePair(prompt, a, b)
         return PreferencePair(prompt, b, a)
 
     def noise_ceiling(self, pairs: Sequence[tuple[str, str]]) -> float:
         """The expected accuracy of the best possible predictor of this labeller's choices.
 
-        For each ``(a, b)`` the best guess is the answer with the higher true score; it agrees
-        with the labeller with probability ``max(p, 1 - p)``. The mean over pairs is the ceiling.
+        For each ``(a, b)`` (or ``(prompt, a, b)``, or a :class:`PreferencePair`) the best guess
+        is the answer with the higher true score; it agrees with the labeller with probability
+        ``max(p, 1 - p)``. The mean over pairs is the ceiling.
         """
         if len(pairs) == 0:
             raise ValueError("noise_ceiling got no pairs; pass a list of (answer_a, answer_b)")
-        probs = [self.prob_prefers_first(a, b) for a, b in pairs]
+        probs = []
+        for p in pairs:
+            if isinstance(p, PreferencePair):
+                p = (p.prompt, p.chosen, p.rejected)
+            prompt, a, b = (None, *p) if len(p) == 2 else p
+            probs.append(self.prob_prefers_first(a, b, prompt))
         return sum(max(p, 1 - p) for p in probs) / len(probs)
 
 
@@ -473,3 +499,821 @@ def grpo_loss(
     surrogate = torch.minimum(ratio * a, ratio.clamp(1 - clip_eps, 1 + clip_eps) * a)
     per_token = surrogate - beta * kl_penalty(logp_new, ref_logp.detach(), "k3")
     return -((per_token * mask).sum(1) / lengths).mean()
+
+
+def agreement_rate(pairs: Sequence[PreferencePair], labeller: Labeller) -> float:
+    """How often ``pairs`` (a learner's labels, say) agree with ``labeller``'s true score.
+
+    A pair agrees when the labeller's score ranks ``chosen`` above ``rejected``; a tie counts
+    one half. 1.0: the same taste as the labeller; 0.5: unrelated to it (chapter 7.1).
+    """
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("agreement_rate got no pairs; label some answers first")
+    total = 0.0
+    for p in pairs:
+        sc, sr = labeller.score(p.chosen, p.prompt), labeller.score(p.rejected, p.prompt)
+        total += 1.0 if sc > sr else 0.5 if sc == sr else 0.0
+    return total / len(pairs)
+
+
+# --- 5. trainers: token sequences, a shared loop, reward model, PPO, DPO, GRPO ----------------
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """A short hash of a tokenizer's vocabulary (every token's bytes, in id order).
+
+    A reward model stores it, so that scoring answers encoded by another tokenizer (whose ids
+    mean other strings) is refused with a clear error instead of producing nonsense rewards.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for i in range(tokenizer.vocab_size):
+        b = tokenizer.token_bytes(i)
+        h.update(len(b).to_bytes(4, "little") + b)
+    return h.hexdigest()[:16]
+
+
+def hidden_states(model, ids: torch.Tensor) -> torch.Tensor:
+    """A :class:`minillm.model.GPT`'s last hidden states (after the final norm): (B, T) -> (B, T, C).
+
+    ``model.head(hidden_states(model, ids))`` equals ``model(ids)[0]``; reward and value heads
+    read these states instead of the next-token logits.
+    """
+    model._check_idx(ids)
+    rope, _ = model._attention_args(ids.size(1), None)
+    x = model._embed(ids)
+    for block in model.blocks:
+        x = block(x, rope=rope)
+    return model.norm_f(x)
+
+
+class Backbone(nn.Module):
+    """A GPT without its output head, as a module: ids (B, T) -> hidden states (B, T, C)."""
+
+    def __init__(self, gpt):
+        super().__init__()
+        self.gpt = gpt
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return hidden_states(self.gpt, ids)
+
+
+def pad_right(rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Id lists -> right-padded ids (B, T) and a float mask (B, T), 1 at real tokens.
+
+    With right padding and causal attention, padding never changes a real token's output, so
+    training code needs no attention mask (generation pads on the left, for the cache).
+    """
+    if len(rows) == 0:
+        raise ValueError("pad_right got no rows; pass at least one list of token ids")
+    t = max(len(r) for r in rows)
+    if t == 0:
+        raise ValueError("every row is empty; pass at least one token")
+    ids = torch.full((len(rows), t), pad_id, dtype=torch.long)
+    mask = torch.zeros(len(rows), t)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.as_tensor(list(r), dtype=torch.long)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+def answer_logprobs(model, prompt_ids, answer_ids, return_hidden: bool = False):
+    """Per-token log-probabilities of answers given prompts, with gradient (chapter 7).
+
+    ``prompt_ids``, ``answer_ids``: B lists of token ids each (prompts non-empty). Returns
+    ``(logp, mask)``, both (B, L) with L the longest answer: ``logp[b, j] = log p(answer_b[j] |
+    prompt_b, answer_b[:j])``, 0 where ``mask`` is 0 (past an answer's end). With
+    ``return_hidden=True`` also the hidden states (B, L, C) from which each answer token is
+    predicted: the "state" a value head reads.
+    """
+    if len(prompt_ids) != len(answer_ids):
+        raise ValueError(f"{len(prompt_ids)} prompts but {len(answer_ids)} answers; pass one answer per prompt")
+    if any(len(p) == 0 for p in prompt_ids):
+        raise ValueError("a prompt is empty; the first answer token needs a token before it")
+    rows = [list(p) + list(a) for p, a in zip(prompt_ids, answer_ids)]
+    limit = model.config.block_size
+    if max(len(r) for r in rows) > limit:
+        raise ValueError(f"a prompt plus its answer has {max(len(r) for r in rows)} tokens, more than the "
+                         f"model's context (block_size={limit}); use shorter prompts or max_new_tokens")
+    ids, _ = pad_right(rows)
+    dev = model.tok_emb.weight.device
+    ids = ids.to(dev)
+    h = hidden_states(model, ids)  # (B, T, C)
+    logp_all = torch.log_softmax(model.head(h[:, :-1]).float(), -1).gather(-1, ids[:, 1:, None])[..., 0]
+    L = max(1, max(len(a) for a in answer_ids))
+    start = torch.tensor([len(p) - 1 for p in prompt_ids], device=dev)[:, None]  # predicts answer[0]
+    j = torch.arange(L, device=dev)[None, :]
+    mask = (j < torch.tensor([len(a) for a in answer_ids], device=dev)[:, None]).float()
+    idx = (start + j).clamp(max=ids.size(1) - 2)
+    logp = logp_all.gather(1, idx) * mask
+    if return_hidden:
+        return logp, mask, h.gather(1, idx[..., None].expand(-1, -1, h.size(-1)))
+    return logp, mask
+
+
+@dataclass
+class RLConfig:
+    """Settings shared by the chapter's trainers (reward model, PPO, DPO, GRPO).
+
+    - ``steps``, ``lr``, ``warmup_steps``, ``min_lr`` (None: constant after warmup),
+      ``weight_decay``, ``grad_clip``: the optimisation (AdamW on :func:`minillm.train.param_groups`,
+      schedule :func:`minillm.train.lr_at`).
+    - ``batch_size``: prompts (PPO, GRPO) or pairs (DPO, reward model) per step.
+    - Sampling: ``max_new_tokens``, ``temperature``, ``stop`` (strings), ``stop_ids``.
+    - PPO: ``kl_coef`` (the per-token KL penalty beta), ``clip_eps``, ``epochs`` per batch,
+      ``gamma``, ``lam`` (GAE), ``vf_coef`` (value loss weight). GRPO: ``group_size``,
+      ``kl_coef`` (its beta), ``clip_eps``, ``epochs``. DPO: ``dpo_beta``.
+    - ``out_dir``, ``checkpoint_every`` (0: only at the end): atomic checkpoints; a trainer
+      built with ``resume=True`` continues exactly where one left off. ``seed``, ``progress``.
+    """
+
+    steps: int = 100
+    lr: float = 1e-4
+    warmup_steps: int = 0
+    min_lr: float | None = None
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    batch_size: int = 16
+    max_new_tokens: int = 24
+    temperature: float = 1.0
+    stop: list[str] | None = None
+    stop_ids: list[int] | None = None
+    kl_coef: float = 0.05
+    clip_eps: float = 0.2
+    epochs: int = 2
+    gamma: float = 1.0
+    lam: float = 0.95
+    vf_coef: float = 0.5
+    group_size: int = 4
+    dpo_beta: float = 0.1
+    out_dir: str | None = None
+    checkpoint_every: int = 0
+    seed: int = 0
+    progress: bool = False
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "epochs", "max_new_tokens"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"RLConfig.{name} must be a positive int, got {v!r}")
+        if not isinstance(self.group_size, int) or self.group_size < 2:
+            raise ValueError(f"RLConfig.group_size must be an int >= 2, got {self.group_size!r}")
+        for name in ("lr", "dpo_beta"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"RLConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        if not self.kl_coef >= 0:
+            raise ValueError(f"RLConfig.kl_coef must be >= 0 (0 removes the KL penalty), got {self.kl_coef!r}")
+        if self.stop is not None:
+            self.stop = [self.stop] if isinstance(self.stop, str) else list(self.stop)
+        if self.stop_ids is not None:
+            self.stop_ids = [self.stop_ids] if isinstance(self.stop_ids, int) else list(self.stop_ids)
+
+    def schedule(self):
+        """The :class:`minillm.train.TrainConfig` whose :func:`~minillm.train.lr_at` we follow."""
+        from .train import TrainConfig
+
+        return TrainConfig(steps=self.steps, lr=self.lr, warmup_steps=self.warmup_steps,
+                           min_lr=self.lr if self.min_lr is None else self.min_lr, progress=False)
+
+
+# settings that may differ between a run and its resumption without changing the result
+_RL_RESUMABLE = {"out_dir", "checkpoint_every", "progress"}
+
+
+class _Loop:
+    """The part every trainer shares: optimizer, schedule, history, checkpoints, the loop."""
+
+    kind = "loop"
+
+    def __init__(self, modules: dict, config: RLConfig | None, resume: bool):
+        from .train import param_groups
+
+        self.cfg = config or RLConfig()
+        if not isinstance(self.cfg, RLConfig):
+            raise TypeError(f"config must be an RLConfig, got {type(self.cfg).__name__}")
+        self.modules = nn.ModuleDict(modules)
+        self.step = 0
+        self.history: dict[str, list] = {}
+        self.seconds = 0.0
+        self.generator = torch.Generator().manual_seed(self.cfg.seed)
+        self.optimizer = torch.optim.AdamW(param_groups(self.modules, self.cfg.weight_decay),
+                                           lr=self.cfg.lr, betas=(0.9, 0.95))
+        sched = self.cfg.schedule()
+        from .train import lr_at
+
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_at(s, sched) / self.cfg.lr)
+        if resume:
+            self._resume()
+
+    # -- checkpoints (atomic; exact resume: weights, optimizer, schedule, random states) --
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return Path(self.cfg.out_dir) / f"{self.kind}.pt" if self.cfg.out_dir else None
+
+    def state_dict(self) -> dict:
+        from .train import _rng_state
+
+        return {"format": "minillm-rlhf-1", "kind": self.kind, "step": self.step,
+                "modules": {k: v.detach().cpu() for k, v in self.modules.state_dict().items()},
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "generator": self.generator.get_state(), "rng": _rng_state(),
+                "config": asdict(self.cfg), "history": self.history, "seconds": self.seconds}
+
+    def save_checkpoint(self) -> Path | None:
+        """Write ``out_dir/KIND.pt`` atomically: a kill mid-write leaves the previous one intact."""
+        path = self.checkpoint_path
+        if path is None:
+            return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as f:
+            torch.save(self.state_dict(), f)
+        return path
+
+    def _resume(self) -> None:
+        from .train import _set_rng_state, load_checkpoint
+
+        if self.checkpoint_path is None:
+            raise ValueError("resume=True needs RLConfig.out_dir, the folder of the checkpoint")
+        state = load_checkpoint(self.checkpoint_path)
+        if state.get("kind") != self.kind:
+            raise ValueError(f"{self.checkpoint_path} is a {state.get('kind')!r} checkpoint, not {self.kind!r}")
+        mine = asdict(self.cfg)
+        changed = [f"{k}: {state['config'].get(k)!r} then, {v!r} now" for k, v in mine.items()
+                   if k not in _RL_RESUMABLE and state["config"].get(k) != v]
+        if changed:
+            raise ValueError(f"cannot resume {self.checkpoint_path} with other settings ({'; '.join(changed)}); "
+                             "use the checkpoint's settings or a new out_dir")
+        self.modules.load_state_dict(state["modules"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        _set_rng_state(state["rng"])
+        self.step, self.history, self.seconds = state["step"], state["history"], state["seconds"]
+
+    # -- the loop --
+
+    def _update(self, loss: torch.Tensor) -> float:
+        """One optimizer step on ``loss`` (gradient clipping; a NaN stops the run untouched)."""
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{self.kind}: the loss became {loss.item()} at step {self.step}; "
+                                     "the weights were not updated (try a lower lr)")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip or float("inf"))
+        self.optimizer.step()
+        return float(norm)
+
+    def _rng(self) -> random.Random:
+        """This step's random choices (prompts, pairs): a function of (seed, step) only."""
+        return random.Random(self.cfg.seed * 1_000_003 + self.step)
+
+    def train_step(self) -> dict:  # pragma: no cover - each trainer defines it
+        raise NotImplementedError
+
+    def fit(self, steps: int | None = None) -> dict[str, list]:
+        """Run until ``cfg.steps`` (or ``steps`` more, if given); returns the history of lists."""
+        import time
+
+        end = self.cfg.steps if steps is None else min(self.cfg.steps, self.step + steps)
+        bar = None
+        if self.cfg.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.cfg.steps, initial=self.step, desc=self.kind, unit="step")
+        try:
+            while self.step < end:
+                t0 = time.perf_counter()
+                info = self.train_step()
+                self.scheduler.step()
+                self.step += 1
+                self.seconds += time.perf_counter() - t0
+                info = {"step": self.step, "seconds": self.seconds, **info}
+                for k, v in info.items():
+                    self.history.setdefault(k, []).append(v)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in info.items()
+                                     if k in ("reward", "loss", "kl")}, refresh=False)
+                if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+            if self.cfg.out_dir is not None:
+                self.save_checkpoint()
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.history
+
+
+def _check_pairs(pairs) -> list[PreferencePair]:
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("no preference pairs given; label some answers first (an empty file teaches nothing)")
+    for i, p in enumerate(pairs):
+        if not isinstance(p, PreferencePair):
+            raise TypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
+    return pairs
+
+
+class RewardModel(nn.Module):
+    """A reward model on text: a copy of a GPT's backbone plus a scalar head (chapter 7.2).
+
+    ``RewardModel(gpt, tokenizer, end="<|end|>")`` scores ``prompt + answer + end`` at its last
+    token (a :class:`RewardHead` over a :class:`Backbone`). It remembers its tokenizer's
+    :func:`tokenizer_fingerprint` and refuses another tokenizer. Calling it as
+    ``rm(prompts, answers)`` returns rewards (B,) without gradient: a ``reward_fn`` for PPO and
+    GRPO; :meth:`rewards` is the same with gradient.
+    """
+
+    def __init__(self, gpt, tokenizer, end: str = ""):
+        super().__init__()
+        import copy
+
+        self.reward = RewardHead(Backbone(copy.deepcopy(gpt)), gpt.config.n_embd)
+        self.tokenizer = tokenizer
+        self.end = end
+        self.fingerprint = tokenizer_fingerprint(tokenizer)
+
+    def check_tokenizer(self, tokenizer) -> None:
+        """Raise a ValueError if ``tokenizer`` is not the one this reward model was trained with."""
+        if tokenizer_fingerprint(tokenizer) != self.fingerprint:
+            raise ValueError("this reward model was made for another tokenizer (its vocabulary differs): "
+                             "its rewards would be meaningless; train a reward model on the policy's tokenizer")
+
+    def encode(self, prompts: Sequence[str], answers: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Texts -> right-padded ids (B, T) and mask (B, T), cut to the model's context."""
+        if len(prompts) != len(answers):
+            raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
+        limit = self.reward.backbone.gpt.config.block_size
+        rows = [self.tokenizer.encode(p + a + self.end)[-limit:] for p, a in zip(prompts, answers)]
+        ids, mask = pad_right(rows)
+        dev = next(self.parameters()).device
+        return ids.to(dev), mask.to(dev)
+
+    def rewards(self, prompts: Sequence[str], answers: Sequence[str]) -> torch.Tensor:
+        """Rewards (B,) with gradient."""
+        ids, mask = self.encode(prompts, answers)
+        return self.reward(ids, mask)
+
+    def forward(self, prompts, answers) -> torch.Tensor:
+        was = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self.rewards(list(prompts), list(answers))
+        finally:
+            self.train(was)
+
+    def accuracy(self, pairs: Sequence[PreferencePair]) -> float:
+        """Held-out pair accuracy: how often the chosen answer gets the higher reward."""
+        pairs = _check_pairs(pairs)
+        prompts = [p.prompt for p in pairs]
+        rc = self(prompts, [p.chosen for p in pairs])
+        rr = self(prompts, [p.rejected for p in pairs])
+        return pair_accuracy(rc, rr)
+
+
+class RewardModelTrainer(_Loop):
+    """Fit a :class:`RewardModel` on preference pairs with the Bradley-Terry loss (chapter 7.2).
+
+    Each step draws ``batch_size`` pairs; ``history`` records ``loss`` and batch ``accuracy``.
+    """
+
+    kind = "reward_model"
+
+    def __init__(self, reward_model: RewardModel, pairs, config: RLConfig | None = None, *,
+                 resume: bool = False):
+        if not isinstance(reward_model, RewardModel):
+            raise TypeError(f"reward_model must be a RewardModel, got {type(reward_model).__name__}")
+        self.rm = reward_model
+        self.pairs = _check_pairs(pairs)
+        super().__init__({"reward_model": reward_model}, config, resume)
+
+    def train_step(self) -> dict:
+        self.rm.train()
+        batch = self._rng().choices(self.pairs, k=self.cfg.batch_size)
+        prompts = [p.prompt for p in batch]
+        r = self.rm.rewards(prompts + prompts, [p.chosen for p in batch] + [p.rejected for p in batch])
+        rc, rr = r[: len(batch)], r[len(batch):]
+        loss = bradley_terry_loss(rc, rr)
+        self._update(loss)
+        return {"loss": loss.item(), "accuracy": pair_accuracy(rc.detach(), rr.detach())}
+
+
+class _PolicyLoop(_Loop):
+    """A loop that trains a policy against a frozen copy of it (the reference)."""
+
+    def __init__(self, policy, tokenizer, extra: dict, config, resume):
+        import copy
+
+        _check_policy(policy)
+        self.policy, self.tokenizer = policy, tokenizer
+        # the reference is the policy as given (the SFT model): on resume, build the trainer
+        # from the same SFT model; the checkpoint then restores the trained weights
+        self.ref = copy.deepcopy(policy).eval().requires_grad_(False)
+        super().__init__({"policy": policy, **extra}, config, resume)
+
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        return [self.tokenizer.encode(t) for t in texts]
+
+    def sample(self, prompts: Sequence[str], n: int = 1):
+        """``n`` answers to each prompt from the policy (minillm.generate): (prompt ids, answer
+        ids, answer texts), each a list of ``len(prompts) * n``, a prompt's answers consecutive."""
+        from .generate import generate
+
+        rows = [p for p in prompts for _ in range(n)]
+        g = generate(self.policy, rows, self.tokenizer, max_new_tokens=self.cfg.max_new_tokens,
+                     temperature=self.cfg.temperature, stop=self.cfg.stop, stop_ids=self.cfg.stop_ids,
+                     generator=self.generator)
+        return g.prompt_ids, g.ids, g.text
+
+
+def _check_policy(policy) -> None:
+    if not hasattr(policy, "config") or not hasattr(policy, "blocks"):
+        raise TypeError(f"policy must be a minillm GPT, got {type(policy).__name__}")
+
+
+def _as_rewards(reward_fn, prompts, answers) -> torch.Tensor:
+    r = reward_fn(list(prompts), list(answers))
+    r = torch.as_tensor(r, dtype=torch.float32).detach().cpu().reshape(-1)
+    if r.numel() != len(answers):
+        raise ValueError(f"reward_fn returned {r.numel()} rewards for {len(answers)} answers; return one per answer")
+    return r
+
+
+def _check_prompts_and_reward(prompts, reward_fn, tokenizer) -> list[str]:
+    prompts = list(prompts)
+    if not prompts or not all(isinstance(p, str) and p for p in prompts):
+        raise ValueError("prompts must be a non-empty list of non-empty strings")
+    if not callable(reward_fn):
+        raise TypeError(f"reward_fn must be callable (prompts, answers) -> rewards, got {reward_fn!r}")
+    if isinstance(reward_fn, RewardModel):
+        reward_fn.check_tokenizer(tokenizer)
+    return prompts
+
+
+class PPOTrainer(_PolicyLoop):
+    """PPO with a per-token KL penalty to the reference policy (Ouyang et al. 2022; chapter 7.3).
+
+    Each step: sample one answer per prompt, score it with ``reward_fn(prompts, answers)``
+    (a :class:`RewardModel` or any function), and turn the scores into per-token rewards
+    ``r_t = -kl_coef * (log pi(a_t) - log pi_ref(a_t))``, plus the score on the last token.
+    A value head on the policy's hidden states estimates the return; :func:`gae` gives the
+    advantages; ``epochs`` passes minimise :func:`ppo_clip_loss` plus ``vf_coef`` times the
+    clipped value loss. ``history``: reward, kl (summed over an answer), length, losses.
+    """
+
+    kind = "ppo"
+
+    def __init__(self, policy, tokenizer, prompts, reward_fn, config: RLConfig | None = None, *,
+                 resume: bool = False):
+        self.prompts = _check_prompts_and_reward(prompts, reward_fn, tokenizer)
+        self.reward_fn = reward_fn
+        _check_policy(policy)
+        value_head = nn.Linear(policy.config.n_embd, 1)
+        nn.init.zeros_(value_head.weight)
+        nn.init.zeros_(value_head.bias)
+        super().__init__(policy, tokenizer, {"value_head": value_head}, config, resume)
+        self.value_head = value_head
+
+    def _forward(self, model, p_ids, a_ids, values: bool):
+        if values:
+            logp, mask, h = answer_logprobs(model, p_ids, a_ids, return_hidden=True)
+            return logp, mask, self.value_head(h).squeeze(-1) * mask
+        return answer_logprobs(model, p_ids, a_ids)
+
+    def train_step(self) -> dict:
+        cfg = self.cfg
+        self.policy.eval()  # no dropout: the sampling and the trained policy must be the same
+        prompts = self._rng().choices(self.prompts, k=cfg.batch_size)
+        p_ids, a_ids, texts = self.sample(prompts)
+        scores = _as_rewards(self.reward_fn, prompts, texts)
+        with torch.no_grad():
+            logp_old, mask, values_old = self._forward(self.policy, p_ids, a_ids, values=True)
+            ref_logp, _ = self._forward(self.ref, p_ids, a_ids, values=False)
+        kl = kl_penalty(logp_old, ref_logp, "k1") * mask  # (B, L) per-token KL estimate
+        rewards = -cfg.kl_coef * kl
+        last = mask.sum(1).long() - 1  # each answer's last token gets the labeller-side score
+        rewards[torch.arange(len(last)), last] += scores.to(rewards.device)
+        adv, returns = gae(rewards, values_old, mask, gamma=cfg.gamma, lam=cfg.lam)
+        mean = _masked_mean(adv, mask)
+        std = _masked_mean((adv - mean) ** 2, mask).sqrt()
+        adv = (adv - mean) / (std + 1e-8) * mask  # whitened advantages
+        for _ in range(cfg.epochs):
+            logp, _, values = self._forward(self.policy, p_ids, a_ids, values=True)
+            policy_loss = ppo_clip_loss(logp, logp_old, adv, cfg.clip_eps, mask)
+            v_clip = values_old + (values - values_old).clamp(-cfg.clip_eps, cfg.clip_eps)
+            value_loss = 0.5 * _masked_mean(torch.maximum((values - returns) ** 2, (v_clip - returns) ** 2), mask)
+            self._update(policy_loss + cfg.vf_coef * value_loss)
+        return {"reward": scores.mean().item(), "kl": kl.sum(1).mean().item(),
+                "length": mask.sum(1).mean().item(), "policy_loss": policy_loss.item(),
+                "value_loss": value_loss.item()}
+
+
+class GRPOTrainer(_PolicyLoop):
+    """GRPO: ``group_size`` answers per prompt, advantages relative to the group, no value model
+    (Shao et al. 2024; chapter 7.5).
+
+    ``reward_fn(prompts, answers)``: a :class:`RewardModel`, or a verifiable reward such as
+    :class:`ExactAnswerReward` (RLVR). Each step samples ``batch_size * group_size`` answers,
+    standardises rewards within each prompt's group (:func:`group_relative_advantages`) and
+    runs ``epochs`` passes of :func:`grpo_loss` (clipped ratio, k3 KL to the reference with
+    weight ``kl_coef``). ``history``: reward, kl, length, loss.
+    """
+
+    kind = "grpo"
+
+    def __init__(self, policy, tokenizer, prompts, reward_fn, config: RLConfig | None = None, *,
+                 resume: bool = False):
+        self.prompts = _check_prompts_and_reward(prompts, reward_fn, tokenizer)
+        self.reward_fn = reward_fn
+        super().__init__(policy, tokenizer, {}, config, resume)
+
+    def train_step(self) -> dict:
+        cfg = self.cfg
+        self.policy.eval()
+        prompts = self._rng().choices(self.prompts, k=cfg.batch_size)
+        p_ids, a_ids, texts = self.sample(prompts, cfg.group_size)
+        rows = [p for p in prompts for _ in range(cfg.group_size)]
+        scores = _as_rewards(self.reward_fn, rows, texts)
+        adv = group_relative_advantages(scores, cfg.group_size)
+        with torch.no_grad():
+            logp_old, mask = answer_logprobs(self.policy, p_ids, a_ids)
+            ref_logp, _ = answer_logprobs(self.ref, p_ids, a_ids)
+        for _ in range(cfg.epochs):
+            logp, _ = answer_logprobs(self.policy, p_ids, a_ids)
+            loss = grpo_loss(logp, logp_old, ref_logp, adv.to(logp.device), mask, cfg.clip_eps, cfg.kl_coef)
+            self._update(loss)
+        kl = (kl_penalty(logp_old, ref_logp, "k1") * mask).sum(1)
+        return {"reward": scores.mean().item(), "kl": kl.mean().item(),
+                "length": mask.sum(1).mean().item(), "loss": loss.item()}
+
+
+class DPOTrainer(_PolicyLoop):
+    """DPO from preference pairs: no reward model, no sampling (Rafailov et al. 2023; chapter 7.4).
+
+    ``pairs``: :class:`PreferencePair` s whose prompts and answers are text; an answer is
+    scored as ``answer + end`` (``end`` is the token the policy stops with, e.g. ``"<|end|>"``).
+    The reference log-probabilities are computed once. Each step minimises :func:`dpo_loss`
+    (weight ``dpo_beta``) on ``batch_size`` pairs. ``history``: loss, margin (implicit reward
+    of chosen minus rejected), accuracy (fraction with a positive margin).
+    """
+
+    kind = "dpo"
+
+    def __init__(self, policy, tokenizer, pairs, config: RLConfig | None = None, *, end: str = "",
+                 resume: bool = False):
+        self.pairs = _check_pairs(pairs)
+        self.end = end
+        super().__init__(policy, tokenizer, {}, config, resume)
+        self._p = self._ids([p.prompt for p in self.pairs])
+        self._c = self._ids([p.chosen + end for p in self.pairs])
+        self._r = self._ids([p.rejected + end for p in self.pairs])
+        with torch.no_grad():
+            self._ref_c, self._ref_r = self._logps(self.ref, range(len(self.pairs)))
+
+    def _logps(self, model, idx) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = list(idx)
+        p = [self._p[i] for i in idx]
+        logp, _ = answer_logprobs(model, p + p, [self._c[i] for i in idx] + [self._r[i] for i in idx])
+        total = logp.sum(1)
+        return total[: len(idx)], total[len(idx):]
+
+    def train_step(self) -> dict:
+        self.policy.eval()
+        idx = self._rng().choices(range(len(self.pairs)), k=self.cfg.batch_size)
+        pc, pr = self._logps(self.policy, idx)
+        loss, rc, rr = dpo_loss(pc, pr, self._ref_c[idx], self._ref_r[idx], self.cfg.dpo_beta)
+        self._update(loss)
+        return {"loss": loss.item(), "margin": (rc - rr).mean().item(),
+                "accuracy": (rc > rr).float().mean().item()}
+
+
+# --- 6. verifiable rewards (RLVR) ----------------------------------------------------------------
+
+
+class ExactAnswerReward:
+    """A verifiable reward: 1.0 when an answer contains one of its prompt's accepted answers, else 0.
+
+    ``answers``: a dict prompt -> accepted strings (e.g. from :meth:`minillm.world.World.qa`).
+    ``wrong`` (optional): a dict prompt -> strings that make an answer wrong even if it also
+    holds an accepted one (the other colours for a colour question), so that listing every
+    candidate does not pay. Matching is on whole words, case-insensitive. No model, nothing to
+    hack but the check itself (chapter 7.6).
+    """
+
+    def __init__(self, answers: dict, wrong: dict | None = None):
+        if not isinstance(answers, dict) or not answers:
+            raise ValueError("answers must be a non-empty dict prompt -> accepted answers")
+        self.answers = {p: tuple([a] if isinstance(a, str) else a) for p, a in answers.items()}
+        self.wrong = {p: tuple(w) for p, w in (wrong or {}).items()}
+
+    def correct(self, prompt: str, answer: str) -> bool:
+        import re
+
+        if prompt not in self.answers:
+            raise ValueError(f"no accepted answer known for prompt {prompt!r:.80}")
+        text = answer.lower()
+
+        def has(word):
+            return re.search(rf"\b{re.escape(word.lower())}\b", text) is not None
+
+        return any(has(a) for a in self.answers[prompt]) and not any(has(w) for w in self.wrong.get(prompt, ()))
+
+    def __call__(self, prompts, answers) -> list[float]:
+        return [float(self.correct(p, a)) for p, a in zip(prompts, answers)]
+
+
+# --- 7. the chapter's task: helpful answers to TinyWorld questions --------------------------------
+
+CHAT_TEMPLATE = "<|user|>{question}<|end|><|assistant|>"
+PLAIN_TEMPLATE = "Question: {question}\nAnswer:"
+TASK_RELATIONS = ("job", "color", "food", "pet", "birth_city")
+
+
+@dataclass
+class QATask:
+    """Chapter 7's task: questions about TinyWorld people, and a labeller's hidden taste in answers.
+
+    ``prompts[i]`` is ``template`` filled with ``questions[i].question`` (a
+    :class:`minillm.world.QA`). The taste, :meth:`score`, is one a learner can see and judge:
+
+    - **on topic** (+1): the answer talks about what was asked (a job for a job question, a
+      colour for a colour question, a pet, a food, "born in" a place);
+    - **about the person** (+1): it names the person asked about (their first name);
+    - **correct** (+1): it contains the true fact;
+    - **one clean sentence** (+1): it ends with a full stop and holds no second sentence;
+    - **short**: -0.2 for each word beyond 8; an empty answer scores -1.
+
+    :meth:`labeller` wraps it in a noisy :class:`Labeller`; :meth:`true_reward` measures a
+    policy's answers; :meth:`verifiable` is the correctness part alone, for RLVR.
+    """
+
+    prompts: list[str]
+    questions: list
+    template: str
+    first_names: list[str]
+
+    def __post_init__(self):
+        self._index = {p: i for i, p in enumerate(self.prompts)}
+
+    def _find(self, prompt: str) -> int:
+        if prompt not in self._index:
+            raise ValueError(f"prompt {prompt!r:.80} is not one of this task's prompts")
+        return self._index[prompt]
+
+    def parts(self, prompt: str, answer: str) -> dict[str, float]:
+        """The score's parts for one answer: on_topic, about_person, correct, one_sentence,
+        length_penalty."""
+        import re
+
+        from .world import COLORS, FOODS, JOBS, PETS
+
+        i = self._find(prompt)
+        qa, first = self.questions[i], self.first_names[i]
+        words = re.findall(r"[A-Za-z0-9']+", answer)
+        lower = {w.lower() for w in words}
+        topic = {"job": set(JOBS), "color": set(COLORS), "food": set(FOODS),
+                 "pet": set(PETS) | {"pets", "pet"}}.get(qa.relation)
+        if topic is not None:
+            on_topic = bool(lower & topic)
+        else:  # birth_city: "born in" a capitalised place name, not a year
+            on_topic = re.search(r"\bborn in [A-Z][a-z]+", answer) is not None
+        correct = any(re.search(rf"\b{re.escape(a.lower())}\b", answer.lower()) for a in qa.answers)
+        text = answer.strip()
+        one_sentence = text.endswith(".") and re.search(r"[.!?]\s", text) is None
+        return {"on_topic": float(on_topic), "about_person": float(first in words),
+                "correct": float(correct), "one_sentence": float(one_sentence),
+                "length_penalty": -0.2 * max(0, len(words) - 8)}
+
+    def score(self, prompt: str, answer: str) -> float:
+        """The labeller's true score of ``answer`` to ``prompt`` (see the class docstring)."""
+        if not answer.strip():
+            return -1.0
+        return sum(self.parts(prompt, answer).values())
+
+    def true_reward(self, prompts, answers) -> list[float]:
+        """:meth:`score` for each (prompt, answer): a ``reward_fn``, and the chapter's ground truth."""
+        return [self.score(p, a) for p, a in zip(prompts, answers)]
+
+    def labeller(self, temperature: float = 0.5) -> Labeller:
+        """A simulated labeller with this taste and Bradley-Terry noise ``temperature``."""
+        return Labeller(self.score, temperature, with_prompt=True)
+
+    def verifiable(self) -> ExactAnswerReward:
+        """The verifiable reward: 1 when the answer contains the true fact and no other candidate
+        of its kind (another colour, food, pet or job), else 0 (RLVR)."""
+        from .world import COLORS, FOODS, JOBS, PETS
+
+        kinds = {"color": COLORS, "food": FOODS, "pet": PETS, "job": JOBS}
+        wrong = {p: [w for w in kinds.get(q.relation, ()) if w not in q.answers]
+                 for p, q in zip(self.prompts, self.questions)}
+        return ExactAnswerReward({p: q.answers for p, q in zip(self.prompts, self.questions)}, wrong)
+
+    def split(self, n_train: int) -> tuple[QATask, QATask]:
+        """The first ``n_train`` questions and the rest, as two tasks (train and held-out)."""
+        if not 0 < n_train < len(self.prompts):
+            raise ValueError(f"n_train must lie in 1..{len(self.prompts) - 1}, got {n_train!r}")
+        a = slice(0, n_train)
+        b = slice(n_train, None)
+        return (QATask(self.prompts[a], self.questions[a], self.template, self.first_names[a]),
+                QATask(self.prompts[b], self.questions[b], self.template, self.first_names[b]))
+
+
+def qa_task(n: int = 64, seed: int = 0, template: str = CHAT_TEMPLATE,
+            relations: Sequence[str] = TASK_RELATIONS, world_seed: int = 0) -> QATask:
+    """``n`` distinct questions about TinyWorld's (pretraining) people, as chapter 7's task.
+
+    ``template`` turns a question into the policy's prompt: :data:`CHAT_TEMPLATE` for the chat
+    model, :data:`PLAIN_TEMPLATE` for the base model.
+    """
+    from .data import _world
+
+    if "{question}" not in template:
+        raise ValueError(f"template must contain '{{question}}', got {template!r}")
+    if not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an int >= 2, got {n!r}")
+    world = _world(world_seed)
+    rng = random.Random(seed)
+    prompts, questions, firsts = [], [], []
+    while len(prompts) < n:
+        person = rng.choice(world.train_people)
+        qa = world.qa(person, rng.choice(list(relations)), rng)
+        prompt = template.format(question=qa.question)
+        if prompt in prompts:
+            continue
+        prompts.append(prompt)
+        questions.append(qa)
+        firsts.append(person.first)
+    return QATask(prompts, questions, template, firsts)
+
+
+def sample_pairs(policy, tokenizer, prompts: Sequence[str], labeller: Labeller | None = None, *,
+                 max_new_tokens: int = 24, temperature: float = 1.0, stop=None, stop_ids=None,
+                 seed: int = 0, skip_ties: bool = True):
+    """Two answers per prompt from ``policy``; pairs with identical answers are dropped.
+
+    Returns ``(prompt, a, b)`` triples, or, with a ``labeller``, the :class:`PreferencePair` s
+    it makes (chapter 7.1: this is the data the reward model and DPO learn from). With
+    ``skip_ties`` the labeller skips pairs it finds exactly as good as each other (a person
+    would press "skip"): a coin-flip label only adds noise.
+    """
+    from .generate import generate
+
+    rows = [p for p in prompts for _ in range(2)]
+    g = generate(policy, rows, tokenizer, max_new_tokens=max_new_tokens, temperature=temperature,
+                 stop=stop, stop_ids=stop_ids, seed=seed)
+    rng = random.Random(seed)
+    out = []
+    for i, p in enumerate(prompts):
+        a, b = g.text[2 * i], g.text[2 * i + 1]
+        if a == b or (labeller is not None and skip_ties and labeller.score(a, p) == labeller.score(b, p)):
+            continue
+        out.append((p, a, b) if labeller is None else labeller.label(p, a, b, rng))
+    return out
+
+
+@torch.no_grad()
+def evaluate_policy(policy, reference, tokenizer, prompts: Sequence[str], reward_fn, *, samples: int = 1,
+                    max_new_tokens: int = 24, temperature: float = 1.0, stop=None, stop_ids=None,
+                    seed: int = 1234) -> dict:
+    """Sample ``samples`` answers per prompt and measure them (chapter 7's yardstick).
+
+    Returns a dict: ``reward`` (mean of ``reward_fn(prompts, answers)``, e.g. the labeller's
+    true score), ``kl`` (mean over answers of ``sum_t log pi(a_t) - log pi_ref(a_t)``: a sampled
+    estimate of KL(policy || reference) per answer), ``length`` (mean answer tokens) and
+    ``answers`` (the texts, prompt-major).
+    """
+    from .generate import generate
+
+    rows = [p for p in prompts for _ in range(samples)]
+    g = generate(policy, rows, tokenizer, max_new_tokens=max_new_tokens, temperature=temperature,
+                 stop=stop, stop_ids=stop_ids, seed=seed)
+    r = _as_rewards(reward_fn, rows, g.text)
+    answers = [a if a else [0] for a in g.ids]  # an empty answer (cut at once) has nothing to score
+    logp, mask = answer_logprobs(policy, g.prompt_ids, answers)
+    ref_logp, _ = answer_logprobs(reference, g.prompt_ids, answers)
+    kl = ((logp - ref_logp) * mask).sum(1)
+    return {"reward": r.mean().item(), "kl": kl.mean().item(), "length": mask.sum(1).mean().item(),
+            "answers": list(g.text)}
+
+
+def policy_format(tokenizer, chat: bool) -> dict:
+    """How chapter 7 prompts a policy and where its answers stop.
+
+    ``chat=True`` (the chat model): :data:`CHAT_TEMPLATE`, answers end with the ``<|end|>``
+    token. ``chat=False`` (the base model, whose pretraining holds ``Question:``/``Answer:``
+    documents): :data:`PLAIN_TEMPLATE`, answers end at a newline. Returns a dict with
+    ``template``, ``stop``, ``stop_ids`` (for :class:`RLConfig` and sampling) and ``end`` (the
+    text appended to an answer when it is scored as a whole: reward model, DPO).
+    """
+    if chat:
+        end_id = tokenizer.token_to_id("<|end|>") if hasattr(tokenizer, "token_to_id") else None
+        if end_id is None:
+            raise ValueError("chat=True needs a tokenizer with the <|end|> special token")
+        return {"template": CHAT_TEMPLATE, "stop": None, "stop_ids": [end_id], "end": "<|end|>"}
+    return {"template": PLAIN_TEMPLATE, "stop": ["\n"], "stop_ids": None, "end": "\n"}

@@ -282,3 +282,102 @@ def sampling_lab(model, tokenizer, prompt: str = "Once upon a time", show: bool 
     if show:
         display(ui)
     return ui
+
+
+# --- chapter 7: RLHF
+
+
+def _answer_box(title: str, text: str) -> str:
+    shown = html.escape(text) if text.strip() else "<i>(empty answer)</i>"
+    return (f"<div style='border:1px solid #ccc;border-radius:6px;padding:6px;margin:2px'>"
+            f"<b>{title}</b><br><span style='font-family:monospace'>{shown}</span></div>")
+
+
+class LabellingWidget:
+    """Label answer pairs yourself: a prompt, two answers, and buttons left / right / skip (chapter 7.1).
+
+    ``items``: ``(prompt, answer_a, answer_b)`` triples (e.g. from
+    :func:`minillm.rlhf.sample_pairs`); ``path``: the JSON file the labels go to. Each click on
+    "left" or "right" records a :class:`minillm.rlhf.PreferencePair` (the clicked answer is
+    ``chosen``) and rewrites the file at once (atomically), so closing the notebook loses
+    nothing; "skip" moves on without a label. The same file feeds the reward model
+    (:func:`minillm.rlhf.load_preferences`). ``pairs``, ``skipped`` and ``index`` tell where
+    you are; ``widget`` is the ipywidgets box (shown with ``show=True``).
+    """
+
+    def __init__(self, items, path, show: bool = True):
+        import ipywidgets as widgets
+
+        from .rlhf import PreferencePair, save_preferences
+
+        self._pair, self._save = PreferencePair, save_preferences
+        self.items = [tuple(i) for i in items]
+        if not self.items:
+            raise ValueError("items is empty; pass (prompt, answer_a, answer_b) triples to label")
+        for k, it in enumerate(self.items):
+            if len(it) != 3 or not all(isinstance(x, str) for x in it):
+                raise ValueError(f"items[{k}] must be a (prompt, answer_a, answer_b) triple of str, got {it!r:.80}")
+            if it[1] == it[2]:
+                raise ValueError(f"items[{k}] has two identical answers ({it[1]!r}); there is nothing to choose")
+        self.path = path
+        self.pairs: list = []
+        self.skipped = 0
+        self.index = 0
+        self.prompt = widgets.HTML()
+        self.answers = widgets.HTML()
+        self.left = widgets.Button(description="left is better", button_style="info")
+        self.right = widgets.Button(description="right is better", button_style="info")
+        self.skip = widgets.Button(description="skip")
+        self.status = widgets.HTML()
+        self.left.on_click(lambda _: self._choose(0))
+        self.right.on_click(lambda _: self._choose(1))
+        self.skip.on_click(lambda _: self._choose(None))
+        self.widget = widgets.VBox([self.prompt, self.answers,
+                                    widgets.HBox([self.left, self.right, self.skip]), self.status])
+        self._show()
+        if show:
+            from IPython.display import display
+
+            display(self.widget)
+
+    @property
+    def done(self) -> bool:
+        return self.index >= len(self.items)
+
+    def _choose(self, side) -> None:
+        if self.done:
+            return
+        prompt, a, b = self.items[self.index]
+        if side is None:
+            self.skipped += 1
+        else:
+            chosen, rejected = (a, b) if side == 0 else (b, a)
+            self.pairs.append(self._pair(prompt, chosen, rejected))
+            self._save(self.pairs, self.path)
+        self.index += 1
+        self._show()
+
+    def html(self) -> str:
+        """The current item as static HTML (what a stored notebook shows)."""
+        if self.done:
+            return f"<p>All {len(self.items)} items seen: {len(self.pairs)} labelled, {self.skipped} skipped.</p>"
+        prompt, a, b = self.items[self.index]
+        return (f"<p><b>Prompt</b> ({self.index + 1}/{len(self.items)}): {html.escape(prompt)}</p>"
+                f"<div style='display:flex'>{_answer_box('left', a)}{_answer_box('right', b)}</div>")
+
+    def _show(self) -> None:
+        if self.done:
+            self.prompt.value, self.answers.value = self.html(), ""
+            for b in (self.left, self.right, self.skip):
+                b.disabled = True
+        else:
+            prompt, a, b = self.items[self.index]
+            self.prompt.value = (f"<b>Prompt</b> ({self.index + 1}/{len(self.items)}): "
+                                 f"{html.escape(prompt)}")
+            self.answers.value = f"<div style='display:flex'>{_answer_box('left', a)}{_answer_box('right', b)}</div>"
+        self.status.value = f"{len(self.pairs)} labelled, {self.skipped} skipped, saved to {html.escape(str(self.path))}"
+
+
+def labelling_widget(items, path, show: bool = True) -> LabellingWidget:
+    """Make (and show) a :class:`LabellingWidget` for ``items`` that saves labels to ``path``."""
+    return LabellingWidget(items, path, show=show)
