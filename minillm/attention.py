@@ -142,6 +142,10 @@ class MultiHeadAttention(nn.Module):
     ``fast=False`` calls this module's from-scratch :func:`scaled_dot_product_attention`. Both
     compute the same function; the tests check it. Asking for the weights always uses the
     from-scratch path, since the fused kernel never materialises them.
+
+    ``qk_norm=True`` RMS-normalises each head's queries and keys over their ``D`` channels
+    (with a learned gain per channel, one for queries and one for keys) before rotary
+    positions and the dot product, so no score can grow without bound (``GPTConfig.qk_norm``).
     """
 
     def __init__(
@@ -153,6 +157,7 @@ class MultiHeadAttention(nn.Module):
         dropout: float = 0.0,
         causal: bool = True,
         fast: bool = True,
+        qk_norm: bool = False,
     ):
         super().__init__()
         if n_embd % n_head:
@@ -165,6 +170,16 @@ class MultiHeadAttention(nn.Module):
         self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
+        self.qk_norm = qk_norm
+        if qk_norm:
+            self.q_norm = nn.RMSNorm(self.head_dim, eps=1e-6)
+            self.k_norm = nn.RMSNorm(self.head_dim, eps=1e-6)
+
+    def _norm_qk(self, qk: torch.Tensor) -> torch.Tensor:
+        """RMS-normalise ``(B, T, 2H, D)`` queries-then-keys, each with its own gain."""
+        h = self.n_head
+        gain = torch.cat([self.q_norm.weight.expand(h, -1), self.k_norm.weight.expand(h, -1)])
+        return F.rms_norm(qk, (self.head_dim,), eps=self.q_norm.eps) * gain  # gain (2H, D)
 
     def forward(
         self,
@@ -185,11 +200,15 @@ class MultiHeadAttention(nn.Module):
         if rope is None:
             q, k, v = qkv.split(self.n_embd, dim=2)  # three (B, T, C) views
             q, k, v = (split_heads(z, self.n_head) for z in (q, k, v))  # (B, H, T, D)
+            if self.qk_norm:
+                q, k = self.q_norm(q), self.k_norm(k)
         else:
             # rotate queries and keys together, as 2H heads in one set of operations (the same
             # numbers as rotating each, in half the calls): (B, T, 2H, D) with cos/sin (T, 1, D)
             cos, sin = rope
             qk = qkv[..., : 2 * c].view(b, t, 2 * self.n_head, self.head_dim)
+            if self.qk_norm:
+                qk = self._norm_qk(qk)
             qk = apply_rope(qk, cos[:, None, :], sin[:, None, :]).transpose(1, 2)  # (B, 2H, T, D)
             q, k = qk.split(self.n_head, dim=1)
             v = split_heads(qkv[..., 2 * c :], self.n_head)

@@ -52,6 +52,19 @@ class GPTConfig:
     - ``fast_attention``: use PyTorch's fused attention kernel (True) or the from-scratch one.
     - ``gelu``: the MLP's GELU, ``"tanh"`` (GPT-2's approximation) or ``"exact"`` (the erf form,
       a little cheaper on a CPU).
+
+    Options from recent speed records (chapter 4 measures each; all off by default):
+
+    - ``mlp_act``: ``"gelu"`` or ``"relu2"``, squared ReLU ``relu(x)**2`` ("Primer: Searching for
+      Efficient Transformers for Language Modeling", So et al., 2021, arXiv:2109.08668).
+    - ``qk_norm``: RMS-normalise each head's queries and keys (with learned gains) before the
+      dot product, which keeps attention logits bounded ("Scaling Vision Transformers to 22
+      Billion Parameters", Dehghani et al., 2023; "Small-scale proxies for large-scale
+      Transformer training instabilities", Wortsman et al., 2023).
+    - ``zero_init_proj``: start the layers that write into the residual stream (attention's and
+      the MLP's output projections) at zero, so each block starts as the identity.
+    - ``logit_softcap``: ``None`` or a cap ``c``; logits become ``c * tanh(logits / c)``
+      ("Gemma 2", Gemma Team, 2024, arXiv:2408.00118).
     """
 
     vocab_size: int = 4096
@@ -69,6 +82,10 @@ class GPTConfig:
     rope_base: float = 10000.0
     fast_attention: bool = True
     gelu: str = "tanh"
+    mlp_act: str = "gelu"
+    qk_norm: bool = False
+    zero_init_proj: bool = False
+    logit_softcap: float | None = None
 
     PRESETS: ClassVar[dict[str, dict]] = {
         # trains in seconds on a laptop CPU; the chapters' demos use it
@@ -101,6 +118,16 @@ class GPTConfig:
             )
         if self.gelu not in ("tanh", "exact"):
             raise ValueError(f"GPTConfig.gelu must be 'tanh' or 'exact', got {self.gelu!r}")
+        if self.mlp_act not in ("gelu", "relu2"):
+            raise ValueError(f"GPTConfig.mlp_act must be 'gelu' or 'relu2', got {self.mlp_act!r}")
+        for name in ("qk_norm", "zero_init_proj"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}")
+        cap = self.logit_softcap
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))
+                                or not math.isfinite(cap) or cap <= 0):
+            raise ValueError(f"GPTConfig.logit_softcap must be None (off) or a positive number "
+                             f"such as 30.0, got {cap!r}")
         if self.pos == "rope" and self.head_dim % 2:
             raise ValueError(
                 f"pos='rope' needs an even head size, but n_embd // n_head = {self.head_dim}"
@@ -177,9 +204,12 @@ class MLP(nn.Module):
         self.proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
         self.approximate = "tanh" if config.gelu == "tanh" else "none"
+        self.relu2 = config.mlp_act == "relu2"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(F.gelu(self.fc(x), approximate=self.approximate)))
+        h = self.fc(x)
+        h = F.relu(h).square() if self.relu2 else F.gelu(h, approximate=self.approximate)
+        return self.dropout(self.proj(h))
 
 
 class Block(nn.Module):
@@ -194,7 +224,7 @@ class Block(nn.Module):
         self.norm1 = make_norm(config)
         self.attn = MultiHeadAttention(
             config.n_embd, config.n_head, bias=config.bias, dropout=config.dropout,
-            causal=True, fast=config.fast_attention,
+            causal=True, fast=config.fast_attention, qk_norm=config.qk_norm,
         )
         self.norm2 = make_norm(config)
         self.mlp = MLP(config)
@@ -246,10 +276,14 @@ class GPT(nn.Module):
         self.apply(self._init_weights)
         # GPT-2's trick: shrink the layers that write into the residual stream, so its variance
         # does not grow with depth (2 writes per block).
+        # zero_init_proj: start them at zero instead (each block begins as the identity).
         std = 0.02 / math.sqrt(2 * c.n_layer)
         for block in self.blocks:
-            nn.init.normal_(block.attn.proj.weight, mean=0.0, std=std)
-            nn.init.normal_(block.mlp.proj.weight, mean=0.0, std=std)
+            for proj in (block.attn.proj, block.mlp.proj):
+                if c.zero_init_proj:
+                    nn.init.zeros_(proj.weight)
+                else:
+                    nn.init.normal_(proj.weight, mean=0.0, std=std)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -374,6 +408,9 @@ class GPT(nn.Module):
         if last_only:
             x = x[:, -1:, :]
         logits = self.head(x)  # (B, T, V)
+        if self.config.logit_softcap:
+            cap = self.config.logit_softcap
+            logits = cap * torch.tanh(logits / cap)  # smooth clip into (-cap, cap)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(
