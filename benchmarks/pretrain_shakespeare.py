@@ -90,11 +90,9 @@ FINAL = dict(model=dict(), train=dict(optimizer="muon", muon_lr=0.02))
 
 
 def with_changes(recipe: dict, change: dict) -> dict:
-    out = dict(recipe)
+    out = dict(recipe, **{k: v for k, v in change.items() if k not in ("model", "train")})
     out["model"] = {**recipe["model"], **change.get("model", {})}
     out["train"] = {**recipe["train"], **change.get("train", {})}
-    if "eval_every" in change:
-        out["eval_every"] = change["eval_every"]
     return out
 
 
@@ -171,20 +169,21 @@ def load() -> str:
 
 
 class ValScore:
-    """Every ``every`` steps: validation loss over the whole validation split, with the train time.
+    """Every ``every`` steps (from step ``start``): validation loss over the validation split.
 
     The split is cut into consecutive 64-character windows (all of them, so the number is the
     same whoever measures it), and the loss is the mean over every predicted character.
     """
 
-    def __init__(self, val: np.ndarray, every: int, target: float, stop: bool, limit: int | None = None):
+    def __init__(self, val: np.ndarray, every: int, target: float, stop: bool, limit: int | None = None,
+                 start: int = 0):
         n = (len(val) - 1) // EVAL_T
         if limit:
             n = min(n, limit)
         starts = np.arange(n) * EVAL_T
         chunk = torch.from_numpy(val[starts[:, None] + np.arange(EVAL_T + 1)].astype(np.int64))
         self.x, self.y = chunk[:, :-1], chunk[:, 1:]
-        self.every, self.target, self.stop = every, target, stop
+        self.every, self.target, self.stop, self.start = every, target, stop, start
         self.points: list[tuple[int, float, float]] = []  # (step, train seconds, val loss)
         self.reached: tuple[int, float] | None = None
 
@@ -196,7 +195,8 @@ class ValScore:
         return total / len(self.x)
 
     def on_step(self, trainer, info) -> None:
-        if trainer.step % self.every and trainer.step != trainer.total_steps:
+        if (trainer.step % self.every or trainer.step < self.start) \
+                and trainer.step != trainer.total_steps:
             return
         val = self.loss(trainer.model)
         self.points.append((trainer.step, trainer.train_seconds, val))
@@ -220,7 +220,8 @@ def run(name: str, recipe: dict, train_ids, val_ids, vocab: int, *, steps: int |
     if steps is not None:
         tcfg["steps"] = steps
         tcfg["warmup_steps"] = min(tcfg["warmup_steps"], steps // 10)
-    score = ValScore(val_ids, recipe["eval_every"], TARGET, stop_at_target, eval_limit)
+    score = ValScore(val_ids, recipe["eval_every"], TARGET, stop_at_target, eval_limit,
+                     recipe.get("eval_start", 0))
     trainer = Trainer(model, train_ids, None, TrainConfig(**tcfg), callbacks=[score], device="cpu")
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
