@@ -8,8 +8,31 @@ ipywidgets (those live in :mod:`minillm.viz` and :mod:`minillm.widgets`).
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
-from .utils import atomic_write, cache_dir, device, seed_everything
+
+def _omp_defaults() -> None:
+    """Let idle OpenMP threads sleep instead of spinning, unless the user chose otherwise.
+
+    PyTorch's CPU kernels run on OpenMP threads, which by default spin (busy-wait) for a while
+    after each parallel region. On a busy laptop those spinning threads compete with the work
+    for the same cores: with other programs on both of a 2-core machine's cores, chapter 4's
+    model trained 6-10x slower than with ``OMP_WAIT_POLICY=PASSIVE`` (benchmarks/contention.py).
+    OpenMP reads the setting once, when torch loads it, so this only acts when ``minillm`` is
+    imported before ``torch``; it never overrides ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` set
+    by the user, and ``MINILLM_OMP_DEFAULTS=0`` turns it off.
+    """
+    if os.environ.get("MINILLM_OMP_DEFAULTS", "1") == "0" or "torch" in sys.modules:
+        return
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+_omp_defaults()
+
+from .utils import atomic_write, cache_dir, device, seed_everything  # noqa: E402
 
 __version__ = "0.1.0"
 

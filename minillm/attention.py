@@ -163,23 +163,27 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, t, h * d)
 
 
-def qkv_heads(qkv: torch.Tensor, n_head: int, rope=None):
+def qkv_heads(qkv: torch.Tensor, n_head: int, rope=None, norm_qk=None):
     """Fused projection output ``(B, T, 3C)`` -> queries, keys, values, each ``(B, H, T, D)``.
 
     With ``rope`` (``(cos, sin)``, each ``(T, D)`` or ``(B, T, D)``) queries and keys are rotated
-    by their positions.
+    by their positions. ``norm_qk`` (QK-norm, ``GPTConfig.qk_norm``) maps queries and keys laid
+    out as ``(B, T, 2H, D)`` to their normalised values, before the rotation.
     """
     b, t, c3 = qkv.shape
     c = c3 // 3
-    if rope is None:
+    if rope is None and norm_qk is None:
         q, k, v = qkv.split(c, dim=2)  # three (B, T, C) views
         return tuple(split_heads(z, n_head) for z in (q, k, v))  # (B, H, T, D)
-    # rotate queries and keys together, as 2H heads in one set of operations (the same numbers
-    # as rotating each, in half the calls): (B, T, 2H, D) with cos/sin (T, 1, D) or (B, T, 1, D)
-    cos, sin = rope
+    # queries and keys together, as 2H heads in one set of operations (the same numbers as
+    # treating each, in half the calls): (B, T, 2H, D) with cos/sin (T, 1, D) or (B, T, 1, D)
     qk = qkv[..., : 2 * c].view(b, t, 2 * n_head, c // n_head)
-    qk = apply_rope(qk, cos.unsqueeze(-2), sin.unsqueeze(-2)).transpose(1, 2)  # (B, 2H, T, D)
-    q, k = qk.split(n_head, dim=1)
+    if norm_qk is not None:
+        qk = norm_qk(qk)
+    if rope is not None:
+        cos, sin = rope
+        qk = apply_rope(qk, cos.unsqueeze(-2), sin.unsqueeze(-2))
+    q, k = qk.transpose(1, 2).split(n_head, dim=1)  # (B, H, T, D) each
     return q, k, split_heads(qkv[..., 2 * c :], n_head)
 
 
@@ -195,6 +199,10 @@ class MultiHeadAttention(nn.Module):
     ``fast=False`` calls this module's from-scratch :func:`scaled_dot_product_attention`. Both
     compute the same function; the tests check it. Asking for the weights always uses the
     from-scratch path, since the fused kernel never materialises them.
+
+    ``qk_norm=True`` RMS-normalises each head's queries and keys over their ``D`` channels
+    (with a learned gain per channel, one for queries and one for keys) before rotary
+    positions and the dot product, so no score can grow without bound (``GPTConfig.qk_norm``).
     """
 
     def __init__(
@@ -206,6 +214,7 @@ class MultiHeadAttention(nn.Module):
         dropout: float = 0.0,
         causal: bool = True,
         fast: bool = True,
+        qk_norm: bool = False,
     ):
         super().__init__()
         check_int("n_embd", n_embd, 1)
@@ -222,6 +231,16 @@ class MultiHeadAttention(nn.Module):
         self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
+        self.qk_norm = qk_norm
+        if qk_norm:
+            self.q_norm = nn.RMSNorm(self.head_dim, eps=1e-6)
+            self.k_norm = nn.RMSNorm(self.head_dim, eps=1e-6)
+
+    def _norm_qk(self, qk: torch.Tensor) -> torch.Tensor:
+        """RMS-normalise ``(B, T, 2H, D)`` queries-then-keys, each with its own gain."""
+        h = self.n_head
+        gain = torch.cat([self.q_norm.weight.expand(h, -1), self.k_norm.weight.expand(h, -1)])
+        return F.rms_norm(qk, (self.head_dim,), eps=self.q_norm.eps) * gain  # gain (2H, D)
 
     def forward(
         self,
@@ -247,7 +266,7 @@ class MultiHeadAttention(nn.Module):
         if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.size(-1) != self.n_embd:
             raise ValueError(f"x must be a tensor of shape (B, T, {self.n_embd}) (n_embd={self.n_embd}), "
                              f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
-        q, k, v = qkv_heads(self.qkv(x), self.n_head, rope)
+        q, k, v = qkv_heads(self.qkv(x), self.n_head, rope, self._norm_qk if self.qk_norm else None)
         if cache is not None:
             k, v = cache.update(layer, k, v)  # every key and value so far, (B, H, T_key, D)
         p = self.dropout if self.training else 0.0

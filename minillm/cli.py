@@ -414,8 +414,10 @@ def run_pretrain(args) -> Path:
         model.save(out)  # (a finished run that was resumed keeps its files untouched)
     if rank == 0:
         last = trainer.history.evals[-1] if trainer.history.evals else {}
+        tok_s = trainer.step * trainer.tokens_per_step / max(trainer.train_seconds, 1e-9)
         print(f"done: {trainer.step} steps, validation loss {last.get('val_loss', float('nan')):.3f}; "
-              f"saved to {out}. Try: minillm generate {out}")
+              f"{tok_s:,.0f} tokens/s, {model.flops_per_token() * tok_s / 1e9:.1f} model GFLOP/s "
+              f"(6N + 12LTC FLOPs per token); saved to {out}. Try: minillm generate {out}")
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
     return out

@@ -69,6 +69,19 @@ class GPTConfig:
     - ``fast_attention``: use PyTorch's fused attention kernel (True) or the from-scratch one.
     - ``gelu``: the MLP's GELU, ``"tanh"`` (GPT-2's approximation) or ``"exact"`` (the erf form,
       a little cheaper on a CPU).
+
+    Options from recent speed records (chapter 4 measures each; all off by default):
+
+    - ``mlp_act``: ``"gelu"`` or ``"relu2"``, squared ReLU ``relu(x)**2`` ("Primer: Searching for
+      Efficient Transformers for Language Modeling", So et al., 2021, arXiv:2109.08668).
+    - ``qk_norm``: RMS-normalise each head's queries and keys (with learned gains) before the
+      dot product, which keeps attention logits bounded ("Scaling Vision Transformers to 22
+      Billion Parameters", Dehghani et al., 2023; "Small-scale proxies for large-scale
+      Transformer training instabilities", Wortsman et al., 2023).
+    - ``zero_init_proj``: start the layers that write into the residual stream (attention's and
+      the MLP's output projections) at zero, so each block starts as the identity.
+    - ``logit_softcap``: ``None`` or a cap ``c``; logits become ``c * tanh(logits / c)``
+      ("Gemma 2", Gemma Team, 2024, arXiv:2408.00118).
     """
 
     vocab_size: int = 4096
@@ -86,6 +99,10 @@ class GPTConfig:
     rope_base: float = 10000.0
     fast_attention: bool = True
     gelu: str = "tanh"
+    mlp_act: str = "gelu"
+    qk_norm: bool = False
+    zero_init_proj: bool = False
+    logit_softcap: float | None = None
 
     PRESETS: ClassVar[dict[str, dict]] = {
         # trains in seconds on a laptop CPU; the chapters' demos use it
@@ -125,6 +142,16 @@ class GPTConfig:
             )
         if self.gelu not in ("tanh", "exact"):
             raise ValueError(f"GPTConfig.gelu must be 'tanh' or 'exact', got {self.gelu!r}")
+        if self.mlp_act not in ("gelu", "relu2"):
+            raise ValueError(f"GPTConfig.mlp_act must be 'gelu' or 'relu2', got {self.mlp_act!r}")
+        for name in ("qk_norm", "zero_init_proj"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}")
+        cap = self.logit_softcap
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))
+                                or not math.isfinite(cap) or cap <= 0):
+            raise ValueError(f"GPTConfig.logit_softcap must be None (off) or a positive number "
+                             f"such as 30.0, got {cap!r}")
         if self.pos == "rope" and self.head_dim % 2:
             raise ValueError(
                 f"pos='rope' needs an even head size, but n_embd // n_head = {self.head_dim}"
@@ -235,9 +262,12 @@ class MLP(nn.Module):
         self.proj = nn.Linear(hidden, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
         self.approximate = "tanh" if config.gelu == "tanh" else "none"
+        self.relu2 = config.mlp_act == "relu2"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(F.gelu(self.fc(x), approximate=self.approximate)))
+        h = self.fc(x)
+        h = F.relu(h).square() if self.relu2 else F.gelu(h, approximate=self.approximate)
+        return self.dropout(self.proj(h))
 
 
 class Block(nn.Module):
@@ -252,7 +282,7 @@ class Block(nn.Module):
         self.norm1 = make_norm(config)
         self.attn = MultiHeadAttention(
             config.n_embd, config.n_head, bias=config.bias, dropout=config.dropout,
-            causal=True, fast=config.fast_attention,
+            causal=True, fast=config.fast_attention, qk_norm=config.qk_norm,
         )
         self.norm2 = make_norm(config)
         self.mlp = MLP(config)
@@ -306,10 +336,14 @@ class GPT(nn.Module):
         self.apply(self._init_weights)
         # GPT-2's trick: shrink the layers that write into the residual stream, so its variance
         # does not grow with depth (2 writes per block).
+        # zero_init_proj: start them at zero instead (each block begins as the identity).
         std = 0.02 / math.sqrt(2 * c.n_layer)
         for block in self.blocks:
-            nn.init.normal_(block.attn.proj.weight, mean=0.0, std=std)
-            nn.init.normal_(block.mlp.proj.weight, mean=0.0, std=std)
+            for proj in (block.attn.proj, block.mlp.proj):
+                if c.zero_init_proj:
+                    nn.init.zeros_(proj.weight)
+                else:
+                    nn.init.normal_(proj.weight, mean=0.0, std=std)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -476,7 +510,7 @@ class GPT(nn.Module):
         x = self.norm_f(x)
         if last_only:
             x = x[:, -1:, :]
-        logits = self.head(x)  # (B, T, V)
+        logits = self._logits(x)  # (B, T, V)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(
@@ -506,6 +540,13 @@ class GPT(nn.Module):
         w = self.tok_emb.weight
         return KVCache(c.n_layer, batch, c.n_head, max_len, c.head_dim, device=w.device,
                        dtype=w.dtype, rolling=rolling)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The output head on final hidden states ``(B, T, C)`` -> ``(B, T, V)``, soft-capped
+        (``c * tanh(logits / c)``, a smooth clip into ``(-c, c)``) when ``logit_softcap`` is set."""
+        logits = self.head(x)
+        cap = self.config.logit_softcap
+        return cap * torch.tanh(logits / cap) if cap else logits
 
     def forward_cached(self, idx: torch.Tensor, cache: KVCache, *, padding_mask=None,
                        last_only: bool = True) -> torch.Tensor:
@@ -552,12 +593,14 @@ class GPT(nn.Module):
         if self.config.pos == "rope":
             # a row's position never exceeds the number of tokens fed so far
             rope = self._rope_tables(positions, need=start + t)
-        if self.training:  # dropout and hooks: go through the modules
+        c = self.config
+        if self.training or c.mlp_act != "gelu" or c.qk_norm:
+            # dropout, hooks, or options the fast path below does not cover: the modules
             x = self._embed(idx, positions)
             for i, block in enumerate(self.blocks):
                 x = block(x, rope=rope, mask=mask, cache=cache, layer=i)
             cache.advance(t)
-            return self.head(self.norm_f(x[:, -1:, :] if last_only else x))
+            return self._logits(self.norm_f(x[:, -1:, :] if last_only else x))
         # inference: the same computation as the modules, without their per-call overhead
         # (a decoding step of a small model is mostly Python overhead otherwise)
         if cache.plan is None or cache.plan[0] is not self:
@@ -576,7 +619,8 @@ class GPT(nn.Module):
             x = x + F.linear(merge_heads(y), wo, bo)
             x = x + F.linear(F.gelu(F.linear(_norm(x, n2), w1, b1), approximate=approx), w2, b2)
         cache.advance(t)
-        return F.linear(_norm(x[:, -1:, :] if last_only else x, norm_f), self.head.weight)
+        logits = F.linear(_norm(x[:, -1:, :] if last_only else x, norm_f), self.head.weight)
+        return c.logit_softcap * torch.tanh(logits / c.logit_softcap) if c.logit_softcap else logits
 
     def _inference_plan(self):
         """Every layer's weights as plain tensors, for :meth:`forward_cached`'s fast path."""

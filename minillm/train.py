@@ -68,6 +68,14 @@ class TrainConfig:
     ``steps=None`` with ``minutes`` set lets the trainer choose the number of steps from the
     speed of its first steps. Presets: ``TrainConfig.preset("tinyworld")`` and others in
     :data:`PRESETS`.
+
+    - ``schedule``: ``"cosine"`` (warmup, then half a cosine down to ``min_lr``) or ``"wsd"``
+      (warmup-stable-decay: warmup, constant ``lr``, then a linear decay to ``min_lr`` over the
+      last ``decay_frac`` of the steps after warmup; Hu et al., 2024, "MiniCPM",
+      arXiv:2404.06395). See :func:`lr_at`.
+    - ``optimizer``: ``"adamw"``, or ``"muon"`` (:class:`minillm.optim.Muon` at ``muon_lr``
+      with momentum ``muon_momentum`` for the hidden weight matrices, AdamW at ``lr`` for
+      embeddings, head, norms and biases; the schedule scales both rates alike).
     """
 
     steps: int | None = 1000
@@ -89,6 +97,11 @@ class TrainConfig:
     compile: bool = False
     amp: bool = True  # bf16 autocast; only ever used on CUDA
     progress: bool = True
+    schedule: str = "cosine"
+    decay_frac: float = 0.2  # "wsd" only: the share of the post-warmup steps spent decaying
+    optimizer: str = "adamw"
+    muon_lr: float = 0.02
+    muon_momentum: float = 0.95
 
     def __post_init__(self) -> None:
         if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
@@ -97,6 +110,16 @@ class TrainConfig:
         self.betas = tuple(self.betas)
         for k, b in enumerate(self.betas):
             check_float(f"TrainConfig.betas[{k}]", b, 0.0, 1.0, exclusive_maximum=True)
+        if self.schedule not in ("cosine", "wsd"):
+            raise ValueError(f"TrainConfig.schedule must be 'cosine' or 'wsd', got {self.schedule!r}")
+        if not (isinstance(self.decay_frac, (int, float)) and 0.0 < self.decay_frac <= 1.0):
+            raise ValueError(f"TrainConfig.decay_frac must be in (0, 1], got {self.decay_frac!r}")
+        if self.optimizer not in ("adamw", "muon"):
+            raise ValueError(f"TrainConfig.optimizer must be 'adamw' or 'muon', got {self.optimizer!r}")
+        if not (isinstance(self.muon_lr, (int, float)) and self.muon_lr > 0):
+            raise ValueError(f"TrainConfig.muon_lr must be positive, got {self.muon_lr!r}")
+        if not (isinstance(self.muon_momentum, (int, float)) and 0.0 <= self.muon_momentum < 1.0):
+            raise ValueError(f"TrainConfig.muon_momentum must be in [0, 1), got {self.muon_momentum!r}")
         if self.steps is None and self.minutes is None:
             raise ValueError("TrainConfig needs steps or minutes; set steps=1000 or minutes=2")
         for name in ("batch_size", "grad_accum", "eval_batches"):
@@ -158,10 +181,12 @@ _RESUMABLE_CHANGES = {"minutes", "eval_every", "eval_batches", "checkpoint_every
 
 
 def lr_at(step: int, cfg: TrainConfig, total_steps: int | None = None) -> float:
-    """The learning rate at optimizer step ``step`` (0-based): linear warmup, then cosine decay.
+    """The learning rate at optimizer step ``step`` (0-based): linear warmup, then the decay.
 
-    Rises linearly from ``lr / warmup_steps`` to ``lr`` over ``warmup_steps`` steps, then follows
-    half a cosine down to ``min_lr`` at the last step.
+    Rises linearly from ``lr / warmup_steps`` to ``lr`` over ``warmup_steps`` steps, then
+    (``schedule="cosine"``) follows half a cosine down to ``min_lr`` at the last step, or
+    (``schedule="wsd"``) stays at ``lr`` until the last ``decay_frac`` of the remaining steps and
+    falls along a straight line to ``min_lr``.
     """
     total = total_steps or cfg.steps
     if total is None:
@@ -169,6 +194,10 @@ def lr_at(step: int, cfg: TrainConfig, total_steps: int | None = None) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     decay_steps = max(1, total - cfg.warmup_steps)
+    if cfg.schedule == "wsd":
+        decay = max(1, round(cfg.decay_frac * decay_steps))
+        progress = min(1.0, max(0, step - (total - decay)) / decay)
+        return cfg.lr + progress * (cfg.final_lr - cfg.lr)
     progress = min(1.0, (step - cfg.warmup_steps) / decay_steps)
     return cfg.final_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (cfg.lr - cfg.final_lr)
 
@@ -193,6 +222,20 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
         {"params": decay, "weight_decay": weight_decay},
         {"params": other, "weight_decay": 0.0},
     ]
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, device=None) -> torch.optim.Optimizer:
+    """The optimizer ``cfg.optimizer`` names, with :func:`param_groups` (AdamW) or
+    :func:`minillm.optim.muon_param_groups` (Muon for hidden matrices, AdamW for the rest)."""
+    if cfg.optimizer == "muon":
+        from .optim import Muon, muon_param_groups
+
+        groups = muon_param_groups(model, lr=cfg.lr, muon_lr=cfg.muon_lr,
+                                   weight_decay=cfg.weight_decay)
+        return Muon(groups, momentum=cfg.muon_momentum, betas=cfg.betas)
+    fused = device is not None and torch.device(device).type in ("cuda", "cpu")
+    return torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas,
+                             fused=fused)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -407,9 +450,7 @@ class Trainer:
             remove_stale_temporaries(self.out_dir, CHECKPOINT)
         if not resume:
             torch.manual_seed(self.cfg.seed + self.rank)  # dropout masks differ across ranks
-        self.optimizer = torch.optim.AdamW(
-            param_groups(self.model, self.cfg.weight_decay), lr=self.cfg.lr,
-            betas=self.cfg.betas, fused=self.device.type in ("cuda", "cpu"))
+        self.optimizer = make_optimizer(self.model, self.cfg, self.device)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: self._lr_factor(step))
         if resume:
@@ -523,8 +564,10 @@ class Trainer:
                                  "checkpoint's configuration or start a new out_dir")
         saved = state["config"]
         mine = self.cfg.to_dict()
-        changed = {k: (saved.get(k), v) for k, v in mine.items()
-                   if k not in _RESUMABLE_CHANGES and saved.get(k) != v}
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        # a field added after the checkpoint was written counts as its default value
+        changed = {k: (saved.get(k, defaults[k]), v) for k, v in mine.items()
+                   if k not in _RESUMABLE_CHANGES and saved.get(k, defaults[k]) != v}
         if changed:
             lines = ", ".join(f"{k}: {a!r} in the checkpoint, {b!r} now" for k, (a, b) in changed.items())
             raise ValueError(f"cannot resume {self.checkpoint_path} with a different recipe ({lines}); "

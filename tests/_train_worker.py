@@ -4,7 +4,8 @@
 ``torch.distributed.run``) so that a run can be killed for real and so that several processes
 can train together. It is not collected by pytest (the name does not start with ``test_``).
 
-    python tests/_train_worker.py OUT --steps 30 [--checkpoint-every 5] [--resume] [--slow]
+    python tests/_train_worker.py OUT --steps 30 [--checkpoint-every 5] [--resume] [--slow S]
+                                  [--optimizer muon]
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def main() -> None:
     p.add_argument("--checkpoint-every", type=int, default=0)
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--optimizer", default="adamw", help="TrainConfig.optimizer")
     p.add_argument("--slow", type=float, default=0.0, help="sleep this long after each step")
     args = p.parse_args()
 
@@ -92,7 +94,7 @@ def main() -> None:
     model = TinyLM(TinyConfig(dropout=args.dropout))
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=1e-2, warmup_steps=3,
                       eval_every=0, checkpoint_every=args.checkpoint_every, out_dir=args.out,
-                      progress=False, seed=7)
+                      progress=False, seed=7, optimizer=args.optimizer)
 
     class Slow:
         def on_step(self, trainer, info):

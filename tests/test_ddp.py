@@ -3,7 +3,8 @@
 The test launches ``python -m torch.distributed.run --nproc_per_node=2`` on the stand-in model
 of tests/_train_worker.py. Each rank trains on its half of every step's global batch; the
 gradients are averaged across ranks, so both ranks must end with the same weights as one
-process that trains on the two halves together (a batch twice as large).
+process that trains on the two halves together (a batch twice as large). It runs with AdamW and
+with Muon (whose orthogonalised step must see the averaged gradient on every rank).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = Path(__file__).with_name("_train_worker.py")
 
 
-def test_two_processes_equal_one_process_with_both_batches(tmp_path):
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_two_processes_equal_one_process_with_both_batches(tmp_path, optimizer):
     if not torch.distributed.is_available() or not torch.distributed.is_gloo_available():
         pytest.skip("this torch build has no gloo backend for torch.distributed")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     env.pop("MINILLM_DEVICE", None)
-    common = ["--steps", "10", "--dropout", "0.0"]
+    common = ["--steps", "10", "--dropout", "0.0", "--optimizer", optimizer]
     ddp = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          str(WORKER), str(tmp_path / "ddp"), "--batch-size", "4", *common],
@@ -42,6 +44,7 @@ def test_two_processes_equal_one_process_with_both_batches(tmp_path):
     one = load_file(tmp_path / "single" / "final-rank0.safetensors")
     start = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
     assert start["data"]["world_size"] == 2
+    assert start["config"]["optimizer"] == optimizer
     for name in one:
         assert torch.equal(rank0[name], rank1[name]), f"{name} differs between the two ranks"
         torch.testing.assert_close(rank0[name], one[name], rtol=1e-4, atol=1e-5,

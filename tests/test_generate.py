@@ -704,3 +704,26 @@ def test_chapter5_plots():
                        "log p", "distinct", "frontier")
     assert len(ax.get_lines()) == 2  # one line per family
     plt.close("all")
+
+
+@pytest.mark.parametrize("options", [dict(mlp_act="relu2"), dict(qk_norm=True),
+                                     dict(logit_softcap=3.0), dict(qk_norm=True, pos="learned")])
+def test_cache_equals_full_forward_with_the_speed_options(options):
+    """The KV-cache path honours GPTConfig's training-speed options (chapter 4, issue 16)."""
+    from minillm.generate import generate
+    from minillm.model import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    cfg = GPTConfig(**{"vocab_size": 50, "block_size": 32, "n_layer": 2, "n_head": 2, "n_embd": 16,
+                       "pos": "rope", **options})
+    model = GPT(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # move away from the initialisation so options matter
+            p.add_(torch.randn_like(p) * 0.3)
+    prompt = torch.tensor([[1, 2, 3, 4]])
+    cached = generate(model, prompt, max_new_tokens=12, temperature=0).ids[0]
+    ids = prompt
+    for _ in range(12):  # greedy with the full forward, no cache
+        nxt = model(ids)[0][:, -1].argmax(-1, keepdim=True)
+        ids = torch.cat([ids, nxt], 1)
+    assert list(cached) == ids[0, 4:].tolist()

@@ -52,7 +52,7 @@ def test_device_and_seed():
     a = torch.rand(4)
     seed_everything(3)
     assert torch.equal(a, torch.rand(4))
-    with pytest.raises(ValueError, match="seed must be an int >= 0"):
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
         seed_everything(-1)
 
 

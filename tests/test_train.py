@@ -10,6 +10,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -435,7 +436,9 @@ def test_cli_pretrain_resume_and_generate(tmp_path, capsys):
     assert {"model.safetensors", "config.json", "tokenizer.json", "checkpoint.pt", "run.json"} <= {
         p.name for p in out.iterdir()}
     assert load_checkpoint(out)["step"] == 4
-    assert "done: 4 steps" in capsys.readouterr().out
+    done = capsys.readouterr().out
+    assert "done: 4 steps" in done
+    assert re.search(r"[\d,]+ tokens/s, [\d.]+ model GFLOP/s", done), done
     assert main(args) == 2  # a second start in the same folder is refused
     assert "add --resume" in capsys.readouterr().err
     assert main(["pretrain", "--out", str(out), "--resume", "--quiet", "--device", "cpu"]) == 0

@@ -1,0 +1,144 @@
+"""Muon: orthogonalised momentum for the hidden weight matrices, AdamW for the rest (chapter 4).
+
+Muon ("Muon: An optimizer for hidden layers in neural networks", Keller Jordan, 2024,
+https://kellerjordan.github.io/posts/muon/; the modded-nanogpt speedrun,
+https://github.com/KellerJordan/modded-nanogpt) keeps SGD's momentum ``M`` for each weight
+matrix, but steps along the *orthogonalised* momentum: with the SVD ``M = U S V^T`` the update
+is ``U V^T``, every singular value set to one. A plain momentum step is dominated by a few large
+directions; the orthogonal one moves every direction of the matrix by the same amount, so
+rare directions learn as fast as common ones.
+
+Computing an SVD each step is slow, so :func:`newton_schulz` approximates ``U V^T`` with five
+matrix-multiply iterations of an odd polynomial ``p(X) = a X + b X X^T X + c (X X^T)^2 X``,
+which pushes every singular value of ``X`` (scaled so they are all at most 1) into a band
+around 1 (about ``[0.7, 1.2]``) without changing the singular vectors. That band, not exactly 1, is what the
+tuned coefficients give (they trade accuracy for a steep start); Jordan reports that it does
+not hurt training.
+
+Muon is meant for the 2-D weights *inside* the network. Embeddings (lookups, not maps), the
+output head, norm gains and biases keep AdamW: :func:`muon_param_groups` splits a model that way,
+and :class:`Muon` runs both kinds of group in one optimizer (``use_muon`` per group), so the
+trainer, its learning-rate scheduler and its checkpoints see a single ``torch.optim.Optimizer``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+NS_COEFFS = (3.4445, -4.7750, 2.0315)  # Jordan's quintic: steep at 0, settles in [0.5, 1.5]
+
+
+@torch.no_grad()
+def newton_schulz(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.Tensor:
+    """Approximately orthogonalise ``g`` ``(..., m, n)``: ``U S' V^T`` with ``S'`` near 1.
+
+    ``g = U S V^T`` -> the same ``U``, ``V`` with ``S`` mapped through the polynomial 5 times.
+    After scaling by ``|g|_F``, every singular value of at least ``0.002 |g|_F`` lands in
+    ``[0.68, 1.21]`` (inside Jordan's ``[0.5, 1.5]``; iterate the scalar map to check); smaller
+    ones grow by at most ``a**5 ~ 480`` and may stay below. Works in ``g``'s dtype (float32 on
+    a CPU; bfloat16 is fine on a GPU).
+    """
+    if g.dim() < 2:
+        raise ValueError(f"newton_schulz needs a matrix (..., m, n), got shape {tuple(g.shape)}")
+    a, b, c = NS_COEFFS
+    x = g / (g.norm(dim=(-2, -1), keepdim=True) + eps)  # all singular values now <= 1
+    wide = x.size(-2) <= x.size(-1)
+    if not wide:
+        x = x.mT  # iterate on the smaller Gram matrix x x^T
+    for _ in range(steps):
+        gram = x @ x.mT
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x if wide else x.mT
+
+
+class Muon(torch.optim.Optimizer):
+    """Muon for groups with ``use_muon=True`` (2-D weights), AdamW for the other groups.
+
+    Muon group (``lr``, ``momentum``, ``nesterov``, ``ns_steps``, ``weight_decay``):
+    ``buf = momentum * buf + grad``; the step direction is ``grad + momentum * buf`` (Nesterov)
+    or ``buf``, orthogonalised by :func:`newton_schulz` and scaled by
+    ``sqrt(max(1, rows / cols))`` so tall matrices move as much per entry as wide ones.
+    AdamW group (``lr``, ``betas``, ``eps``, ``weight_decay``): the usual decoupled AdamW
+    (Loshchilov and Hutter, 2019), the same numbers as ``torch.optim.AdamW``.
+    Weight decay in both is decoupled: ``p -= lr * weight_decay * p``.
+    """
+
+    def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, nesterov: bool = True,
+                 ns_steps: int = 5, betas=(0.9, 0.95), eps: float = 1e-8, weight_decay: float = 0.0):
+        if not lr > 0:
+            raise ValueError(f"Muon: lr must be positive, got {lr!r}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"Muon: momentum must be in [0, 1), got {momentum!r}")
+        defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
+                        betas=tuple(betas), eps=eps, weight_decay=weight_decay, use_muon=True)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            if group["use_muon"]:
+                bad = [tuple(p.shape) for p in group["params"] if p.dim() != 2]
+                if bad:
+                    raise ValueError(f"Muon: use_muon groups take 2-D weight matrices only, got "
+                                     f"shapes {bad}; put vectors and scalars in a use_muon=False group")
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, wd = group["lr"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                p.mul_(1 - lr * wd)
+                if group["use_muon"]:
+                    buf = state.setdefault("momentum_buffer", torch.zeros_like(p))
+                    buf.mul_(group["momentum"]).add_(p.grad)
+                    g = p.grad.add(buf, alpha=group["momentum"]) if group["nesterov"] else buf
+                    update = newton_schulz(g, group["ns_steps"])
+                    p.add_(update, alpha=-lr * max(1.0, p.size(0) / p.size(1)) ** 0.5)
+                else:  # AdamW
+                    if not state:
+                        state["step"] = torch.tensor(0.0)
+                        state["exp_avg"] = torch.zeros_like(p)
+                        state["exp_avg_sq"] = torch.zeros_like(p)
+                    state["step"] += 1
+                    t = state["step"].item()
+                    (b1, b2), m, v = group["betas"], state["exp_avg"], state["exp_avg_sq"]
+                    m.lerp_(p.grad, 1 - b1)
+                    v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+                    denom = (v / (1 - b2**t)).sqrt_().add_(group["eps"])
+                    p.addcdiv_(m, denom, value=-lr / (1 - b1**t))
+        return loss
+
+
+def muon_param_groups(model: nn.Module, *, lr: float, muon_lr: float, weight_decay: float,
+                      muon_weight_decay: float | None = None) -> list[dict]:
+    """Split ``model``'s parameters for :class:`Muon`: hidden matrices vs everything else.
+
+    Muon (``use_muon=True``, ``muon_lr``): every 2-D parameter except embedding tables (and
+    anything tied to one) and a parameter named ``head.weight`` (the output layer). AdamW
+    (``lr``): an untied head with ``weight_decay`` (as :func:`minillm.train.param_groups` does);
+    embeddings, norm gains and biases without decay.
+    The AdamW groups come first, so ``param_groups[0]["lr"]`` is the familiar AdamW rate.
+    """
+    embeds = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    head, no_decay, hidden, seen = [], [], [], set()
+    for name, p in model.named_parameters():
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        if id(p) in embeds or p.dim() != 2:
+            no_decay.append(p)
+        elif name.split(".")[-2:] == ["head", "weight"]:
+            head.append(p)
+        else:
+            hidden.append(p)
+    wd = weight_decay if muon_weight_decay is None else muon_weight_decay
+    return [
+        {"params": head, "use_muon": False, "lr": lr, "weight_decay": weight_decay},
+        {"params": no_decay, "use_muon": False, "lr": lr, "weight_decay": 0.0},
+        {"params": hidden, "use_muon": True, "lr": muon_lr, "weight_decay": wd},
+    ]
