@@ -344,6 +344,7 @@ class GPT(nn.Module):
         *,
         padding_mask: torch.Tensor | None = None,
         last_only: bool = False,
+        return_hidden: bool = False,
     ):
         """Token ids ``idx`` ``(B, T)`` -> ``(logits, loss)``.
 
@@ -354,6 +355,8 @@ class GPT(nn.Module):
           ``-100`` are ignored), or ``None`` without targets.
         - ``padding_mask``: optional ``(B, T)`` bool, False where ``idx`` is padding, so no
           token attends to it.
+        - ``return_hidden=True``: return ``(hidden, None)`` instead, the final-normed hidden
+          states ``(B, T, C)`` that the head would read (a classifier's input, chapter 6).
         """
         self._check_idx(idx)
         b, t = idx.shape
@@ -371,6 +374,11 @@ class GPT(nn.Module):
         for block in self.blocks:
             x = block(x, rope=rope, mask=mask)
         x = self.norm_f(x)
+        if return_hidden:
+            if targets is not None or last_only:
+                raise ValueError("return_hidden=True returns hidden states only; leave out "
+                                 "targets and last_only")
+            return x, None
         if last_only:
             x = x[:, -1:, :]
         logits = self.head(x)  # (B, T, V)
