@@ -301,3 +301,56 @@ def review_dataset(world, n: int, *, seed: int = 0, positive: float = 0.5):
 def text_examples(tokenizer, texts, labels, max_len: int):
     """``(ids, label)`` examples, each text cut to its first ``max_len`` tokens."""
     return [(tokenizer.encode(t)[:max_len], int(lab)) for t, lab in zip(texts, labels)]
+
+
+# --- the course's assistant model --------------------------------------------------------------
+
+
+def sft_dataset(tokenizer, world, people, relations, *, seed: int = 0, mask_prompt: bool = True,
+                batch_size: int = 32, max_len: int | None = None, per_person=None) -> ExampleBatches:
+    """:class:`ExampleBatches` of chat QA conversations about ``people`` (chapter 6's SFT data)."""
+    convs = qa_conversations(world, people, relations, seed=seed, per_person=per_person)
+    examples = [encode_chat(tokenizer, m, mask_prompt=mask_prompt) for m, _ in convs]
+    return ExampleBatches(examples, batch_size, pad_id=0, seed=seed, max_len=max_len)
+
+
+def build_chat(e, folder, base_folder, progress: bool) -> dict:
+    """Builder of ``"tinyworld-chat"``: SFT of the base on questions about the cast's QA half.
+
+    Writes the model into ``folder`` and returns its figures: the exact match on questions
+    about the other half of the cast (never asked in SFT nor in pretraining), and on held-out
+    people (who were never written about).
+    """
+    from .evaluate import qa_accuracy
+    from .train import Trainer
+    from .utils import device, seed_everything
+    from .zoo import course_people, eval_people, load_model_dir, recipe_config
+
+    seed_everything(0)
+    model, tokenizer = load_model_dir(base_folder)
+    people = course_people(e.base)
+    world = people["world"]
+    sft = e.recipe["sft"]
+    cfg = recipe_config(e.recipe, progress=progress, eval_every=0)
+    block = model.config.block_size
+    train = sft_dataset(tokenizer, world, people["qa"], sft["relations"], seed=0,
+                        mask_prompt=sft.get("mask_prompt", True), batch_size=cfg.batch_size,
+                        max_len=block, per_person=sft.get("per_person"))
+    val = sft_dataset(tokenizer, world, eval_people(people["no_qa"], 100), sft["relations"],
+                      seed=1, batch_size=cfg.batch_size, max_len=block)
+    trainer = Trainer(model, train, val, cfg, device=device())
+    trainer.fit()
+    losses = trainer.evaluate()
+    model.cpu().eval()
+    model.save(folder)
+    tokenizer.save(folder / "tokenizer.json")
+    ev = e.recipe.get("eval", {})
+    n, rels = ev.get("people", 100), ev.get("relations", sft["relations"])
+    figures = {"train_config": cfg.to_dict(), "steps": trainer.step,
+               "sft_train_loss": losses.get("train"), "sft_val_loss": losses.get("val")}
+    for split in ("no_qa", "held_out"):
+        qas = [world.qa(p, r) for p in eval_people(people[split], n) for r in rels]
+        s = qa_accuracy(model, tokenizer, qas)
+        figures[f"qa_{split}"] = {"exact": round(s.exact, 4), "contains": round(s.contains, 4),
+                                  "by_relation": s.by_relation}
+    return figures
