@@ -1,8 +1,11 @@
-"""Benchmark: the course's cached models, "tinyworld" (base) and "tinyworld-chat" (SFT), meet their bars.
+"""Benchmark: the course's knowledge models, "tinyworld-knowledge" (base) and "tinyworld-chat" (SFT), against issue 11's bars.
 
 Issue 11's targets, each printed on its own line ending in ``met`` or ``NOT met``:
 
-- "tinyworld" builds in at most 8 minutes on this 2-core machine;
+(The knowledge base is an entry of its own, "tinyworld-knowledge", until its recipe meets the
+bar; then it is meant to become "tinyworld".)
+
+- the base builds in at most 8 minutes on this 2-core machine;
 - its greedy completion of fact prompts (``"X was born in the town of"``, ``"X works as"``,
   ``"X loves the colour"``, ``"X likes to eat"``, :mod:`minillm.evaluate`) is right at least 80%
   of the time on held-in people, and near chance on held-out people (at most chance + 10
@@ -19,16 +22,21 @@ recipe with one thread and the load average, so the time on an idle machine can 
 (``steps * seconds per step``). Run: ``python benchmarks/course_models.py`` (about 10 minutes
 on an idle 2-core machine; ``--threads`` sets torch's threads, default 2).
 
-Recipe search (measured on this shared 2-core machine, load average 6-9 from other jobs,
-2 torch threads; fact-completion exact match on 60 held-in / 60 held-out people):
+Recipe search so far (one run; this shared 2-core machine had a load average of 8-14 from
+other jobs during it, so it ran at 572 tokens/s and took 84 minutes instead of about 5; this
+script has NOT been run end to end yet). Fact-completion exact match, greedy, 60 people each:
 
-- chapter 4's recipe (2,000 people, 30% biographies, 1 MB, 450 steps): held-in exact ~0.02,
-  the model writes another person and a year (the issue's starting point).
-- cast 400 (QA pages about 200 of them), 2 MB with 55% biographies (about 19 biographies per
-  person in different paraphrases), 15% QA, 20% stories, 10% reviews; BPE 2,048; 4 layers x
-  128; 700 steps of 32 x 128 tokens (2.9M tokens, about 3 epochs), lr 3e-3: see FIGURES.
+- cast 400 (QA pages about the first 200), 2 MB with 55% biographies (8.2 biographies per
+  person, each a different paraphrase), 15% QA, 20% stories, 10% reviews; BPE 2,048 (3.93
+  characters per token, 458k training tokens); 4 layers x 128, RoPE; 700 steps of 32 x 128
+  tokens (2.9M tokens, 6.3 epochs), lr 3e-3 -> 3e-4. Train loss 0.675, val loss 0.825.
+  Held-in exact 0.12 (birth town 0.18, job 0.13, colour 0.08, food 0.10); QA half 0.18,
+  no-QA half 0.11; held-out 0.04. Bar (0.80) NOT met.
 
-FIGURES (filled from the last full run, see the report in the branch's last commit message).
+What to try next (not yet measured): far more exposures per person (Allen-Zhu and Li reach
+extraction with about 100 exposures per fact: a cast of 100-200, or a corpus of biographies
+and QA only, so that most tokens carry facts), fewer epochs over more distinct paraphrases
+(val loss above train loss says the text is being memorised verbatim), a wider model (256).
 """
 
 from __future__ import annotations
@@ -86,7 +94,7 @@ def main() -> None:
     from minillm.evaluate import fact_completion, qa_accuracy
 
     print(f"cache {cache}; torch threads {args.threads}; load average {os.getloadavg()[0]:.1f}")
-    base_recipe = zoo.MODELS["tinyworld"].recipe
+    base_recipe = zoo.MODELS["tinyworld-knowledge"].recipe
     s1 = step_seconds(base_recipe, 1)
     steps = zoo.recipe_config(base_recipe).steps
     tokens = steps * zoo.recipe_config(base_recipe).batch_size * base_recipe["model"]["block_size"]
@@ -95,7 +103,7 @@ def main() -> None:
           "of training on one idle core")
 
     times = {}
-    for name in ("tinyworld", "tinyworld-chat"):
+    for name in ("tinyworld-knowledge", "tinyworld-chat"):
         t = time.perf_counter()
         built = zoo.is_built(name)
         zoo.pretrained(name, progress=False)
@@ -103,9 +111,9 @@ def main() -> None:
         print(f"{name}: {'already built' if built else f'built in {times[name] / 60:.2f} min'}"
               f" (load average now {os.getloadavg()[0]:.1f})")
 
-    people = zoo.course_people("tinyworld")
+    people = zoo.course_people("tinyworld-knowledge")
     world = people["world"]
-    model, tok = zoo.pretrained("tinyworld", progress=False)
+    model, tok = zoo.pretrained("tinyworld-knowledge", progress=False)
     inn = fact_completion(model, tok, world, zoo.eval_people(people["held_in"], args.people))
     out = fact_completion(model, tok, world, zoo.eval_people(people["held_out"], args.people))
     for label, s in (("held-in", inn), ("held-out", out)):
@@ -125,9 +133,9 @@ def main() -> None:
     for q, r, a in q_in.examples[:3]:
         print(f"  Q: {q}\n  A: {r}\n  true: {a}")
 
-    if times["tinyworld"] is not None:
+    if times["tinyworld-knowledge"] is not None:
         line("tinyworld build <= 8 min (wall, shared machine)", f"{times['tinyworld'] / 60:.2f} min",
-             times["tinyworld"] <= BARS["base_minutes"] * 60)
+             times["tinyworld-knowledge"] <= BARS["base_minutes"] * 60)
     line("tinyworld training on one idle core <= 8 min (estimate from the baseline step)",
          f"{steps * s1 / 60:.2f} min", steps * s1 <= BARS["base_minutes"] * 60)
     line("tinyworld held-in fact completion >= 0.80", f"{inn.exact_all:.3f}",

@@ -65,11 +65,27 @@ class Entry:
 
 
 MODELS: dict[str, Entry] = {
-    # the base model of chapters 6-12: a GPT that knows the facts of the 400 people it read
-    # about (each in about 20 biographies in different paraphrases, question-answer pages about
-    # half of them), and none about world.held_out. benchmarks/course_models.py measures it.
+    # chapter 4's recipe: a 0.8M-parameter GPT on 1 MB of TinyWorld text, about a minute on a CPU
     "tinyworld": Entry(
-        version=2,
+        version=1,
+        recipe={
+            "corpus": {"name": "tinyworld", "size": "small", "seed": 0},
+            "tokenizer": {"vocab_size": 1024, "train_chars": 400_000},
+            "model": {"preset": "tiny", "block_size": 128, "n_layer": 4, "n_head": 4,
+                      "n_embd": 128, "pos": "rope"},
+            "train": {"preset": "tinyworld"},
+        },
+        minutes=1.0,
+        description="chapter 4's TinyWorld GPT, pretrained from scratch",
+    ),
+    # WORK IN PROGRESS (issue 11): the base model chapters 6-12 need, a GPT that knows the facts
+    # of the 400 people it read about (about 8 biographies each in different paraphrases,
+    # question-answer pages about half of them) and nothing about world.held_out. This recipe
+    # does NOT meet the bar yet: held-in fact completion 0.12 (bar 0.80), held-out 0.04, see
+    # benchmarks/course_models.py. Once a recipe meets it, it becomes "tinyworld" (version 2) and
+    # chapter 4's recipe moves to its own entry.
+    "tinyworld-knowledge": Entry(
+        version=1,
         recipe={
             "corpus": {"name": "tinyworld", "size": 2_000_000, "seed": 0,
                        "options": {"cast": 400, "qa_cast": 200,
@@ -84,7 +100,7 @@ MODELS: dict[str, Entry] = {
         },
         build="minillm.zoo:build_knowledge",
         minutes=6.0,
-        description="TinyWorld base model that knows its cast's facts (chapters 6-12)",
+        description="WIP: TinyWorld base model meant to know its cast's facts (bar not met yet)",
     ),
     # the SFT assistant of chapter 6: the base fine-tuned on questions about half of the cast,
     # answering in the chat template; evaluated on the other half's questions
@@ -99,22 +115,9 @@ MODELS: dict[str, Entry] = {
                      "relations": ["birth_city", "birth_year", "job", "color", "food", "pet"]},
         },
         build="minillm.finetune:build_chat",
-        base="tinyworld",
+        base="tinyworld-knowledge",
         minutes=3.0,
-        description="chapter 6's assistant: 'tinyworld' after supervised fine-tuning on chat QA",
-    ),
-    # chapter 4's recipe: a 0.8M-parameter GPT on 1 MB of TinyWorld text, about a minute on a CPU
-    "tinyworld-ch4": Entry(
-        version=1,
-        recipe={
-            "corpus": {"name": "tinyworld", "size": "small", "seed": 0},
-            "tokenizer": {"vocab_size": 1024, "train_chars": 400_000},
-            "model": {"preset": "tiny", "block_size": 128, "n_layer": 4, "n_head": 4,
-                      "n_embd": 128, "pos": "rope"},
-            "train": {"preset": "tinyworld"},
-        },
-        minutes=1.0,
-        description="chapter 4's TinyWorld GPT, pretrained from scratch",
+        description="chapter 6's assistant: the knowledge base after SFT on chat QA (WIP)",
     ),
 }
 
@@ -280,7 +283,7 @@ def build_pretraining(e: Entry, folder: Path, base_folder, progress: bool) -> di
             "corpus_stats": text.stats()}
 
 
-def course_people(name: str = "tinyworld") -> dict:
+def course_people(name: str = "tinyworld-knowledge") -> dict:
     """Who a knowledge model was taught about, from its recipe: a dict of lists of ``Person``.
 
     - ``"held_in"``: the cast, every person whose biographies the pretraining text holds;
