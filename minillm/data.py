@@ -171,7 +171,7 @@ def _split_by_document(name: str, documents: list[str], seed: int, val_fraction:
 
 def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fraction: float = 0.1,
            mixture: dict[str, float] | None = None, canaries: int = 0, canary_repeats: int = 1,
-           **kwargs) -> Corpus:
+           cast: int | None = None, qa_cast: int | None = None, **kwargs) -> Corpus:
     """A corpus by name. ``"tinyworld"`` is generated here; other names go to :func:`load_corpus`.
 
     TinyWorld arguments:
@@ -182,6 +182,14 @@ def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fracti
         mixture: share of each kind, e.g. ``{"story": 1.0}`` for stories only (see ``MIXTURE``).
         canaries, canary_repeats: insert ``canaries`` secret sentences, each ``canary_repeats``
             times, as their own documents in the training split (see ``Corpus.canaries``).
+        cast: write biographies of only the first ``cast`` people of :func:`cast_people`
+            (``None``: every training person). A smaller cast, each person written about many
+            times in different paraphrases, is how a small model learns its people's facts
+            (chapter 6; Allen-Zhu and Li 2023, https://arxiv.org/abs/2309.14316).
+        qa_cast: with ``cast``, question-answer documents ask only about the first ``qa_cast``
+            people of the cast (default: the whole cast); the rest of the cast is never seen in
+            question-answer form, so chapter 6 can test whether questions about them are
+            answered from the biographies alone.
 
     Results are cached in memory, so calling it again with the same arguments is free.
     """
@@ -211,11 +219,36 @@ def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fracti
     if not isinstance(canaries, int) or canaries < 0 or not isinstance(canary_repeats, int) or canary_repeats < 1:
         raise ValueError(f"canaries must be an int >= 0 and canary_repeats an int >= 1, "
                          f"got {canaries!r} and {canary_repeats!r}")
-    return _tinyworld(nbytes, seed, val_fraction, tuple(sorted(mix.items())), canaries, canary_repeats)
+    world = _world(seed)
+    if cast is not None and (isinstance(cast, bool) or not isinstance(cast, int)
+                             or not 1 <= cast <= len(world.train_people)):
+        raise ValueError(f"cast must be None or an int from 1 to {len(world.train_people)} (the "
+                         f"training people of World(seed={seed})), got {cast!r}")
+    if qa_cast is not None:
+        if cast is None:
+            raise ValueError("qa_cast needs cast: set cast=N and qa_cast=M (M <= N)")
+        if isinstance(qa_cast, bool) or not isinstance(qa_cast, int) or not 1 <= qa_cast <= cast:
+            raise ValueError(f"qa_cast must be an int from 1 to cast={cast}, got {qa_cast!r}")
+    return _tinyworld(nbytes, seed, val_fraction, tuple(sorted(mix.items())), canaries,
+                      canary_repeats, cast, qa_cast)
+
+
+def cast_people(seed: int = 0, cast: int | None = None) -> list:
+    """The training people of ``World(seed)`` in the seeded order biographies are written in.
+
+    ``corpus("tinyworld", cast=N)`` writes biographies of the first ``N`` only, so
+    ``cast_people(seed, N)`` is exactly the people such a corpus teaches (chapter 6).
+    """
+    from .world import _mix
+
+    order = list(_world(seed).train_people)
+    random.Random(_mix(seed, 11)).shuffle(order)
+    return order if cast is None else order[:cast]
 
 
 @functools.lru_cache(maxsize=8)
-def _tinyworld(nbytes, seed, val_fraction, mixture, n_canaries, canary_repeats) -> Corpus:
+def _tinyworld(nbytes, seed, val_fraction, mixture, n_canaries, canary_repeats, cast=None,
+               qa_cast=None) -> Corpus:
     from .world import _mix
 
     world = _world(seed)
@@ -224,6 +257,10 @@ def _tinyworld(nbytes, seed, val_fraction, mixture, n_canaries, canary_repeats) 
     weights = [w for _, w in mixture]
     order = list(world.train_people)
     rng.shuffle(order)
+    qa_people = None
+    if cast is not None:
+        order = order[:cast]
+        qa_people = order[: qa_cast or cast]
     docs: list[str] = []
     kinds: list[str] = []
     labels: dict[int, str] = {}
@@ -240,7 +277,7 @@ def _tinyworld(nbytes, seed, val_fraction, mixture, n_canaries, canary_repeats) 
                 must_train.add(len(docs))
             n_bios += 1
         elif kind == "qa":
-            doc = world.qa_document(rng, k=rng.randint(2, 5))
+            doc = world.qa_document(rng, k=rng.randint(2, 5), people=qa_people)
         elif kind == "review":
             doc, label = world.review(rng)
             labels[len(docs)] = label

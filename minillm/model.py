@@ -463,6 +463,7 @@ class GPT(nn.Module):
         padding_mask: torch.Tensor | None = None,
         last_only: bool = False,
         cache: KVCache | None = None,
+        return_hidden: bool = False,
     ):
         """Token ids ``idx`` ``(B, T)`` -> ``(logits, loss)``.
 
@@ -477,10 +478,13 @@ class GPT(nn.Module):
           ``idx`` then holds only the *new* tokens; their keys and values are appended to the
           cache and they attend to everything stored before. Positions continue where the cache
           left off (per row: left padding does not shift a row's positions).
+        - ``return_hidden=True``: return ``(hidden, None)`` instead, the final-normed hidden
+          states ``(B, T, C)`` that the head would read (a classifier's input, chapter 6).
         """
         if cache is not None:
-            if targets is not None:
-                raise ValueError("forward with a cache is for generation; it cannot take targets")
+            if targets is not None or return_hidden:
+                raise ValueError("forward with a cache is for generation; it cannot take targets "
+                                 "or return_hidden")
             self._check_idx(idx, limit=cache.max_len if not cache.rolling else None)
             return self.forward_cached(idx, cache, padding_mask=padding_mask, last_only=last_only), None
         self._check_idx(idx)
@@ -508,6 +512,11 @@ class GPT(nn.Module):
         for block in self.blocks:
             x = block(x, rope=rope, mask=mask)
         x = self.norm_f(x)
+        if return_hidden:
+            if targets is not None or last_only:
+                raise ValueError("return_hidden=True returns hidden states only; leave out "
+                                 "targets and last_only")
+            return x, None
         if last_only:
             x = x[:, -1:, :]
         logits = self._logits(x)  # (B, T, V)

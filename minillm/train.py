@@ -320,6 +320,10 @@ def setup_distributed() -> tuple[int, int, int]:
 # the trainer
 
 
+def _is_batch_source(data) -> bool:
+    return callable(getattr(data, "batch", None)) and not isinstance(data, (np.ndarray, torch.Tensor))
+
+
 class NonFiniteLossError(FloatingPointError):
     """The loss (or the gradient norm) became NaN or infinite; training stopped before the update."""
 
@@ -386,7 +390,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 class Trainer:
     """Train a language model: any ``nn.Module`` whose ``forward(x, y)`` returns ``(logits, loss)``.
 
-    ``train_tokens`` and ``val_tokens`` are 1-D arrays of token ids (numpy, memmap or torch).
+    ``train_tokens`` and ``val_tokens`` are 1-D arrays of token ids (numpy, memmap or torch),
+    cut into :class:`RandomWindows`; or *batch sources*, objects whose
+    ``batch(step, micro=0, rank=0, world=1)`` returns ``(x, y)`` or ``(x, y, padding_mask)``
+    for that step, deterministically (fine-tuning on examples, chapter 6: see
+    :class:`minillm.finetune.ExampleBatches`). With a source, ``evaluate`` averages its first
+    ``eval_batches`` batches, and the model is called as ``model(x, y, padding_mask=mask)``.
     ``callbacks`` are objects with optional methods ``on_step(trainer, info)``,
     ``on_eval(trainer, info)`` and ``on_end(trainer)``; a plain function is called at each
     evaluation. Callbacks that sample text should use their own ``torch.Generator`` so that
@@ -419,14 +428,16 @@ class Trainer:
         self.block_size = int(block)
         _check_step_memory(model, self.cfg, self.block_size, self.device)
         self.model = model.to(self.device)
-        self.train_data = RandomWindows(train_tokens, self.block_size, self.cfg.batch_size,
-                                        self.cfg.grad_accum, self.cfg.seed)
-        self.val_data = None if val_tokens is None else RandomWindows(
-            val_tokens, self.block_size, self.cfg.batch_size, 1, self.cfg.seed,
-            what="the validation tokens")
+        # a batch source (an object with .batch(step, micro, rank, world), like RandomWindows or
+        # minillm.finetune.ExampleBatches) is used as it is; a token array gets random windows
+        self.train_data = train_tokens if _is_batch_source(train_tokens) else RandomWindows(
+            train_tokens, self.block_size, self.cfg.batch_size, self.cfg.grad_accum, self.cfg.seed)
+        self.val_data = val_tokens if val_tokens is None or _is_batch_source(val_tokens) else \
+            RandomWindows(val_tokens, self.block_size, self.cfg.batch_size, 1, self.cfg.seed,
+                          what="the validation tokens")
         vocab = getattr(getattr(model, "config", None), "vocab_size", None)
         for what, data in (("train_tokens", self.train_data), ("val_tokens", self.val_data)):
-            if data is None or not isinstance(vocab, int):
+            if not isinstance(data, RandomWindows) or not isinstance(vocab, int):
                 continue
             lo, hi = int(data.tokens.min()), int(data.tokens.max())
             if lo < 0 or hi >= vocab:
@@ -485,6 +496,9 @@ class Trainer:
         for name, data in (("train", self.train_data), ("val", self.val_data)):
             if data is None:
                 continue
+            if not isinstance(data, RandomWindows):  # a batch source: its first eval_batches
+                sets[name] = range(self.cfg.eval_batches)
+                continue
             rng = np.random.default_rng([self.cfg.seed, 2**31 - 1])
             high = len(data.tokens) - self.block_size - 1
             sets[name] = rng.integers(0, high, size=(self.cfg.eval_batches, self.cfg.batch_size))
@@ -500,9 +514,9 @@ class Trainer:
             data = self.train_data if name == "train" else self.val_data
             total = 0.0
             for row in starts:
-                x, y = data.windows(row)
+                batch = data.windows(row) if isinstance(data, RandomWindows) else data.batch(row)
                 with self.autocast:
-                    _, loss = self.forward_model(x.to(self.device), y.to(self.device))
+                    _, loss = self._forward(self.forward_model, batch)
                 total += loss.item()
             out[name] = total / len(starts)
         self.model.train(was_training)
@@ -527,7 +541,8 @@ class Trainer:
             "step": self.step,
             "total_steps": self.total_steps,
             "train_seconds": self.train_seconds,
-            "data": {"sampler": "random-windows", "seed": self.cfg.seed, "next_step": self.step,
+            "data": {"sampler": "random-windows" if isinstance(self.train_data, RandomWindows)
+                     else type(self.train_data).__name__, "seed": self.cfg.seed, "next_step": self.step,
                      "world_size": self.world},
             "rng": _rng_state(),
             "config": self.cfg.to_dict(),
@@ -596,13 +611,12 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         total_loss = 0.0
         for micro in range(cfg.grad_accum):
-            x, y = self.train_data.batch(self.step, micro, self.rank, self.world)
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            batch = self.train_data.batch(self.step, micro, self.rank, self.world)
             last = micro == cfg.grad_accum - 1
             sync = contextlib.nullcontext() if last or self.world == 1 else self.ddp_model.no_sync()
             with sync:
                 with self.autocast:
-                    _, loss = self.ddp_model(x, y)
+                    _, loss = self._forward(self.ddp_model, batch)
                 (loss / cfg.grad_accum).backward()
             total_loss += loss.item() / cfg.grad_accum
         norm = float("nan")
@@ -626,6 +640,14 @@ class Trainer:
         self.scheduler.step()
         self.step += 1
         return {"step": self.step, "loss": total_loss, "lr": lr, "grad_norm": norm}
+
+    def _forward(self, model: nn.Module, batch):
+        """``model(x, y)``, or ``model(x, y, padding_mask=m)`` for a batch ``(x, y, m)``."""
+        if len(batch) == 3 and batch[2] is not None:
+            x, y, mask = (t.to(self.device, non_blocking=True) for t in batch)
+            return model(x, y, padding_mask=mask)
+        x, y = batch[0].to(self.device, non_blocking=True), batch[1].to(self.device, non_blocking=True)
+        return model(x, y)
 
     def _eval_and_report(self, bar) -> dict:
         metrics = self.evaluate()

@@ -831,13 +831,17 @@ class World:
 
     # ---- documents for pretraining ----------------------------------------------------------
 
-    def qa_document(self, rng: random.Random, k: int = 4) -> str:
-        """``k`` question-answer pairs about training people, plain form or chat form."""
+    def qa_document(self, rng: random.Random, k: int = 4, people: list | None = None) -> str:
+        """``k`` question-answer pairs about training people, plain form or chat form.
+
+        ``people`` (a list of training :class:`Person`) limits the questions to them.
+        """
         _check_rng(rng)
         chat = rng.random() < 0.3
+        pool = self.train_people if people is None else people
         lines = []
         while len(lines) < k:
-            qa = self._training_qa(_pick(rng, self.train_people), rng)
+            qa = self._training_qa(_pick(rng, pool), rng)
             if qa is not None:
                 lines.append(qa.chat_text() if chat else qa.plain())
         return "\n".join(lines)

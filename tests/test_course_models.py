@@ -1,0 +1,70 @@
+"""The knowledge models of issue 11 against their bars, and the people their recipe teaches.
+
+The bar tests build ``minillm.pretrained("tinyworld-knowledge")`` and ``("tinyworld-chat")``
+(once per cache, under the zoo's lock). The knowledge recipe does NOT meet its bar yet
+(measured held-in fact completion 0.12, bar 0.80; see benchmarks/course_models.py), so these
+two tests are expected to fail (``xfail(strict=True)``: when a recipe meets the bar they report
+XPASS and the marker must go) and, because a build takes minutes for a known failure, they run
+only with ``MINILLM_COURSE_MODELS=1``. The recipe test below always runs.
+"""
+
+import os
+
+import pytest
+
+import minillm
+import minillm.zoo as zoo
+from minillm.evaluate import fact_completion, qa_accuracy
+
+NAME = "tinyworld-knowledge"
+bars = [
+    pytest.mark.skipif(os.environ.get("MINILLM_COURSE_MODELS") != "1",
+                       reason="builds the knowledge models (minutes) for a bar known not met "
+                              "yet; set MINILLM_COURSE_MODELS=1 to run"),
+    pytest.mark.xfail(strict=True, reason="issue 11: knowledge recipe not tuned yet "
+                                          "(held-in 0.12, bar 0.80)"),
+]
+
+
+@pytest.fixture(scope="module")
+def people():
+    return zoo.course_people(NAME)
+
+
+@bars[0]
+@bars[1]
+def test_the_base_knows_its_cast_and_not_the_held_out(people):
+    model, tok = minillm.pretrained(NAME, progress=False)
+    world = people["world"]
+    held_in = fact_completion(model, tok, world, zoo.eval_people(people["held_in"], 50, seed=1),
+                              choice=False)
+    assert held_in.exact_all >= 0.80, held_in.exact
+    held_out = fact_completion(model, tok, world, zoo.eval_people(people["held_out"], 40, seed=1),
+                               relations=["birth_city", "job"])
+    assert held_out.exact_all <= 0.15, held_out.exact
+    assert held_out.choice_all <= held_out.chance_all + 0.15, held_out.choice
+
+
+@bars[0]
+@bars[1]
+def test_the_assistant_answers_questions_it_was_never_trained_on(people):
+    model, tok = minillm.pretrained("tinyworld-chat", progress=False)
+    world = people["world"]
+    rels = zoo.MODELS["tinyworld-chat"].recipe["eval"]["relations"]
+    qas = [world.qa(p, r) for p in zoo.eval_people(people["no_qa"], 40, seed=1) for r in rels]
+    s = qa_accuracy(model, tok, qas)
+    assert s.exact >= 0.80, (s.exact, s.by_relation, s.examples)
+
+
+def test_course_people_follow_the_recipe(people):
+    from minillm.data import corpus
+
+    c = zoo.MODELS[NAME].recipe["corpus"]
+    text = corpus("tinyworld", size=200_000, seed=c["seed"], **c["options"]).train
+    assert len(people["held_in"]) == c["options"]["cast"]
+    # a tenth of the corpus already names most of the cast
+    assert sum(p.name in text for p in people["held_in"]) > 0.8 * len(people["held_in"])
+    assert not any(p.name in text for p in people["held_out"])
+    assert len(people["qa"]) == c["options"]["qa_cast"]
+    assert not {p.id for p in people["no_qa"]} & {p.id for p in people["qa"]}
+    assert zoo.course_people("tinyworld-chat")["held_in"] == people["held_in"]  # via its base
