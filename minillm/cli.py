@@ -72,7 +72,8 @@ def _add_models(sub) -> None:
         epilog="examples:\n  minillm models\n  minillm models --build              # all of them\n"
         "  minillm models --build tinyworld-chat",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("names", nargs="*", help="models to build (default: all)")
+    p.add_argument("names", nargs="*",
+                   help="models to build (default: all, less those marked work in progress)")
     p.add_argument("--build", action="store_true", help="train the missing models")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_models)
@@ -86,12 +87,14 @@ def _models(args: argparse.Namespace) -> int:
         entry(name)  # an unknown name fails before anything is built
     if args.build:
         for name in names:
-            pretrained(name, progress=not args.quiet)
+            if args.names or MODELS[name].ready:
+                pretrained(name, progress=not args.quiet)
     for name in names:
         e = MODELS[name]
         state = "built" if is_built(name) else f"not built (about {e.minutes:g} min)"
+        state += "" if e.ready else ", work in progress"
         base = f", from {e.base}" if e.base else ""
-        print(f"{name:<22} {state:<28} {e.description}{base}\n{'':<22} {model_dir(name)}")
+        print(f"{name:<22} {state:<42} {e.description}{base}\n{'':<22} {model_dir(name)}")
     return 0
 
 

@@ -369,13 +369,15 @@ def test_cli_models_lists_and_builds(tmp_path, monkeypatch, capsys):
     from minillm.cli import main
 
     monkeypatch.setenv("MINILLM_CACHE", str(tmp_path))
-    monkeypatch.setattr(z, "MODELS", {"unit-test": z.Entry(version=2, recipe=TEST_RECIPE,
-                                                           minutes=0.1, description="a test")})
+    monkeypatch.setattr(z, "MODELS", {
+        "unit-test": z.Entry(version=2, recipe=TEST_RECIPE, minutes=0.1, description="a test"),
+        "unit-wip": z.Entry(version=1, recipe=TEST_RECIPE, ready=False, description="not yet")})
     assert main(["models"]) == 0
     assert "not built" in capsys.readouterr().out and not z.is_built("unit-test")
     assert main(["models", "--build", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert z.is_built("unit-test") and "unit-test" in out and "not built" not in out
+    assert z.is_built("unit-test") and "unit-test" in out
+    assert not z.is_built("unit-wip") and "not built (about 1 min), work in progress" in out
     assert main(["models", "--build", "nope"]) == 2
     assert "no course model called 'nope'" in capsys.readouterr().err
 
