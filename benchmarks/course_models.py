@@ -32,6 +32,14 @@ script has NOT been run end to end yet). Fact-completion exact match, greedy, 60
   tokens (2.9M tokens, 6.3 epochs), lr 3e-3 -> 3e-4. Train loss 0.675, val loss 0.825.
   Held-in exact 0.12 (birth town 0.18, job 0.13, colour 0.08, food 0.10); QA half 0.18,
   no-QA half 0.11; held-out 0.04. Bar (0.80) NOT met.
+- the same with cast 200 (QA pages about 100), 6 MB with 70% biographies, 20% QA, 10% stories
+  (63 biographies per person; 4.27 characters per token, 1.26M training tokens, 2.3 epochs),
+  same model and steps (the "tinyworld-knowledge" v2 recipe): 697 s of training at 4,112
+  tokens/s (2 threads, load average 2-5), train loss 0.467, val 0.533. Held-in exact 0.54
+  (birth town 1.00, job 0.47, colour 0.38, food 0.32); QA half 0.59, no-QA half 0.51;
+  held-out 0.05 (chance 0.04). Bar NOT met, but many more exposures per person clearly help:
+  the birth town, stated with the full name in every biography's first sentence, is always
+  right; the facts stated later with a first name or a pronoun lag.
 
 What to try next (not yet measured): far more exposures per person (Allen-Zhu and Li reach
 extraction with about 100 exposures per fact: a cast of 100-200, or a corpus of biographies
