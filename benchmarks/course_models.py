@@ -41,7 +41,20 @@ script has NOT been run end to end yet). Fact-completion exact match, greedy, 60
   the birth town, stated with the full name in every biography's first sentence, is always
   right; the facts stated later with a first name or a pronoun lag.
 
-What to try next (not yet measured): far more exposures per person (Allen-Zhu and Li reach
+SFT ("tinyworld-chat" v2 on that base, questions on 6 relations about the 100 QA people,
+600 conversations, batch 32, lr 1e-3, assistant-only loss), scored on 40 no-QA people x 6
+relations (exact = the whole answer sentence; contains = the fact appears in the reply):
+
+- 200 steps (about 10 epochs), 90 s to build with 1 thread (load average 3-4) incl. its
+  evaluation: SFT train loss 0.0014, val loss 1.64; no-QA exact 0.00, contains 0.25; held-out
+  exact 0.00. On the trained people it answers 8/8 exactly; on the others it writes a *trained
+  person's* name ("Where was Peandelle Hailridge born?" -> "Stundmealy Fiorworth was born in
+  Vaistead."): the SFT set was memorised, not learned as a format.
+- 40 steps (2 epochs): train loss 0.32, val 1.02; no-QA exact 0.00, contains 0.40.
+  Bar (0.80 exact) NOT met. Next: a base that knows its facts first (above); mix pretraining
+  text into SFT; SFT on more people; answers that do not repeat the name.
+
+What to try next for the base (not yet measured): far more exposures per person (Allen-Zhu and Li reach
 extraction with about 100 exposures per fact: a cast of 100-200, or a corpus of biographies
 and QA only, so that most tokens carry facts), fewer epochs over more distinct paraphrases
 (val loss above train loss says the text is being memorised verbatim), a wider model (256).
