@@ -41,7 +41,14 @@ script has NOT been run end to end yet). Fact-completion exact match, greedy, 60
   the birth town, stated with the full name in every biography's first sentence, is always
   right; the facts stated later with a first name or a pronoun lag.
 
-SFT ("tinyworld-chat" v2 on that base, questions on 6 relations about the 100 QA people,
+- the same with cast 100 (QA pages about 50): 128 biographies per person (1.22M training
+  tokens, 2.3 epochs; the "tinyworld-knowledge" v3 recipe): 1,021 s of training at 2,809
+  tokens/s (2 threads, load average 3-4), train loss 0.422, val 0.492. Held-in exact 0.71
+  (birth town 0.98, job 0.75, colour 0.50, food 0.62); QA half 0.74, no-QA half 0.66;
+  held-out 0.03. Bar NOT met, closer. On an idle machine at about 10,000 tokens/s on one core
+  (measured earlier, under a load of 1.5) these 2.9M tokens take about 5 minutes.
+
+SFT ("tinyworld-chat" v2 on the cast-200 base, questions on 6 relations about the 100 QA people,
 600 conversations, batch 32, lr 1e-3, assistant-only loss), scored on 40 no-QA people x 6
 relations (exact = the whole answer sentence; contains = the fact appears in the reply):
 
