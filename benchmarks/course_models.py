@@ -32,8 +32,36 @@ script has NOT been run end to end yet). Fact-completion exact match, greedy, 60
   tokens (2.9M tokens, 6.3 epochs), lr 3e-3 -> 3e-4. Train loss 0.675, val loss 0.825.
   Held-in exact 0.12 (birth town 0.18, job 0.13, colour 0.08, food 0.10); QA half 0.18,
   no-QA half 0.11; held-out 0.04. Bar (0.80) NOT met.
+- the same with cast 200 (QA pages about 100), 6 MB with 70% biographies, 20% QA, 10% stories
+  (63 biographies per person; 4.27 characters per token, 1.26M training tokens, 2.3 epochs),
+  same model and steps (the "tinyworld-knowledge" v2 recipe): 697 s of training at 4,112
+  tokens/s (2 threads, load average 2-5), train loss 0.467, val 0.533. Held-in exact 0.54
+  (birth town 1.00, job 0.47, colour 0.38, food 0.32); QA half 0.59, no-QA half 0.51;
+  held-out 0.05 (chance 0.04). Bar NOT met, but many more exposures per person clearly help:
+  the birth town, stated with the full name in every biography's first sentence, is always
+  right; the facts stated later with a first name or a pronoun lag.
 
-What to try next (not yet measured): far more exposures per person (Allen-Zhu and Li reach
+- the same with cast 100 (QA pages about 50): 128 biographies per person (1.22M training
+  tokens, 2.3 epochs; the "tinyworld-knowledge" v3 recipe): 1,021 s of training at 2,809
+  tokens/s (2 threads, load average 3-4), train loss 0.422, val 0.492. Held-in exact 0.71
+  (birth town 0.98, job 0.75, colour 0.50, food 0.62); QA half 0.74, no-QA half 0.66;
+  held-out 0.03. Bar NOT met, closer. On an idle machine at about 10,000 tokens/s on one core
+  (measured earlier, under a load of 1.5) these 2.9M tokens take about 5 minutes.
+
+SFT ("tinyworld-chat" v2 on the cast-200 base, questions on 6 relations about the 100 QA people,
+600 conversations, batch 32, lr 1e-3, assistant-only loss), scored on 40 no-QA people x 6
+relations (exact = the whole answer sentence; contains = the fact appears in the reply):
+
+- 200 steps (about 10 epochs), 90 s to build with 1 thread (load average 3-4) incl. its
+  evaluation: SFT train loss 0.0014, val loss 1.64; no-QA exact 0.00, contains 0.25; held-out
+  exact 0.00. On the trained people it answers 8/8 exactly; on the others it writes a *trained
+  person's* name ("Where was Peandelle Hailridge born?" -> "Stundmealy Fiorworth was born in
+  Vaistead."): the SFT set was memorised, not learned as a format.
+- 40 steps (2 epochs): train loss 0.32, val 1.02; no-QA exact 0.00, contains 0.40.
+  Bar (0.80 exact) NOT met. Next: a base that knows its facts first (above); mix pretraining
+  text into SFT; SFT on more people; answers that do not repeat the name.
+
+What to try next for the base (not yet measured): far more exposures per person (Allen-Zhu and Li reach
 extraction with about 100 exposures per fact: a cast of 100-200, or a corpus of biographies
 and QA only, so that most tokens carry facts), fewer epochs over more distinct paraphrases
 (val loss above train loss says the text is being memorised verbatim), a wider model (256).
