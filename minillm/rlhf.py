@@ -738,7 +738,9 @@ class _Loop:
 
         if self.checkpoint_path is None:
             raise ValueError("resume=True needs RLConfig.out_dir, the folder of the checkpoint")
-        state = load_checkpoint(self.checkpoint_path)
+        state = load_checkpoint(self.checkpoint_path, fmt="minillm-rlhf-1", what="the RLHF trainers",
+                                keys=("kind", "step", "config", "modules", "optimizer", "scheduler",
+                                      "generator", "rng", "history", "seconds"))
         if state.get("kind") != self.kind:
             raise ValueError(f"{self.checkpoint_path} is a {state.get('kind')!r} checkpoint, not {self.kind!r}")
         mine = asdict(self.cfg)

@@ -361,8 +361,18 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a trainer checkpoint (``checkpoint.pt`` or its folder) with ``weights_only=True``."""
+_TRAINER_KEYS = ("model", "optimizer", "scheduler", "step", "total_steps", "train_seconds",
+                 "data", "rng", "config", "history")
+
+
+def load_checkpoint(path: str | os.PathLike, fmt: str = "minillm-checkpoint-1",
+                    keys=_TRAINER_KEYS, what: str = "Trainer") -> dict:
+    """Read a trainer checkpoint (``checkpoint.pt`` or its folder) with ``weights_only=True``.
+
+    ``fmt`` and ``keys`` are the format tag and the entries the file must hold (the defaults are
+    :class:`Trainer`'s; the RLHF trainers of :mod:`minillm.rlhf` pass their own); ``what`` names
+    the writer in the error messages.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
@@ -372,15 +382,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file
         raise ValueError(f"{path} is not a readable minillm checkpoint ({exc})") from exc
-    if not isinstance(state, dict) or state.get("format") != "minillm-checkpoint-1":
+    if not isinstance(state, dict) or state.get("format") != fmt:
         found = (f"format {state.get('format')!r}" if isinstance(state, dict) and "format" in state
                  else f"a {type(state).__name__}" + (f" with keys {sorted(map(str, state))[:6]}"
                                                      if isinstance(state, dict) else ""))
         raise ValueError(f"{path} is not a minillm checkpoint (it holds {found}, not the "
-                         "'minillm-checkpoint-1' format that Trainer writes); resume only from a "
-                         "checkpoint.pt written by minillm's Trainer")
-    missing = sorted({"model", "optimizer", "scheduler", "step", "total_steps", "train_seconds",
-                      "data", "rng", "config", "history"} - set(state))
+                         f"{fmt!r} format that {what} writes); resume only from a "
+                         f"checkpoint written by minillm's {what}")
+    missing = sorted(set(keys) - set(state))
     if missing:
         raise ValueError(f"{path} is a damaged minillm checkpoint: it lacks {missing}; delete it "
                          "and train again, or resume from another copy")

@@ -7,6 +7,7 @@ import http.server
 import re
 import shutil
 import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -160,7 +161,13 @@ def test_pages_render_in_chromium(server, tmp_path):
     try:
         for page, title in PAGES:
             browser.get(f"{server}/{page}")
-            h1 = browser.execute_script("return document.querySelector('h1') && document.querySelector('h1').innerText")
+            h1 = None
+            for _ in range(50):  # a loaded machine can be slow to lay out a long page
+                h1 = browser.execute_script(
+                    "return document.querySelector('h1') && document.querySelector('h1').innerText")
+                if h1:
+                    break
+                time.sleep(0.2)
             assert h1 and title in h1, f"{page}: rendered heading {h1!r}, expected {title!r}"
             outside = browser.execute_script(
                 "return performance.getEntriesByType('resource').map(e => e.name)"

@@ -42,7 +42,9 @@ nb_mime_priority_overrides = [
     ("html", "application/vnd.jupyter.widget-view+json", None),
     ("html", "application/vnd.jupyter.widget-state+json", None),
 ]
-myst_enable_extensions = ["dollarmath", "amsmath"]
+# No $...$ maths either: MathJax would come from a CDN. JupyterLab renders a chapter's TeX
+# (it bundles MathJax); the offline book shows the TeX source as written.
+myst_enable_extensions = []
 suppress_warnings = ["mystnb.unknown_mime_type", "misc.highlighting_failure"]
 '''
 
