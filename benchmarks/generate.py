@@ -54,6 +54,14 @@ the same script differ a lot. Each figure is the best of two interleaved repeats
 (c) speculative decoding, 2-layer self-draft, k = 4: acceptance 0.42 (temperature 0) and
     0.37 (temperature 1); speed-up 0.57-0.64x, i.e. slower than plain decoding, as chapter 5
     explains (a draft step costs about 0.55 of a target step here).
+
+Rerun on a quiet machine (load average about 1, after the merge; ``--parts ab``, 1 thread):
+(a) chapter-4 model 2.7x / 4.7x / 5.4x at 64 / 256 / 1,000 tokens (1,773 vs 327 tok/s at 1,000:
+    met); GPT-2-small shape 2.7x / 5.0x / 14.9x (est.). (b) small batch 1: 2.29, batch 8: 1.91;
+    GPT-2-small batch 1: 1.06, batch 8: 0.97 (74.6 vs 77.2 tok/s): NOT met, by 3%. Identical
+    greedy tokens everywhere. Candidate cause, not yet tried: minillm's fast path multiplies by
+    ``(out, in)`` weights through ``F.linear``; transformers' Conv1D keeps ``(in, out)`` and calls
+    ``addmm``, and the batch-8 GPT-2 step is dominated by those multiplies.
 """
 
 from __future__ import annotations
