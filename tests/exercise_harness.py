@@ -47,6 +47,7 @@ re-runs its exercise's cells (including a slow check cell).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -192,6 +193,24 @@ def _span_of_exercises(cells) -> dict[int, str]:
 _SNAPSHOTS: dict[tuple, dict[int, dict]] = {}
 
 
+@contextlib.contextmanager
+def _in_notebook_folder(path):
+    """Run cells from the notebook's folder (its relative paths), as Jupyter does; afterwards
+    return to the old working directory and close the figures the cells opened."""
+    cwd = os.getcwd()
+    os.chdir(Path(path).parent)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        try:
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
+        except ImportError:  # pragma: no cover
+            pass
+
+
 def _setup(path: str, upto: int, skip: tuple) -> dict:
     """The namespace after running every code cell before ``upto`` (correct solutions).
 
@@ -206,22 +225,12 @@ def _setup(path: str, upto: int, skip: tuple) -> dict:
         return snaps[upto]
     start = max((k for k in snaps if k < upto), default=0)
     ns = dict(snaps[start]) if start in snaps else _fresh_namespace()
-    cwd = os.getcwd()
-    os.chdir(Path(path).parent)
-    try:
+    with _in_notebook_folder(path):
         for i in range(start, upto):
             cell = cells[i]
             if cell.get("cell_type") != "code" or owner[i] in skip:
                 continue
             _exec(_source(cell), ns, f"{Path(path).name}[cell {i}]")
-    finally:
-        os.chdir(cwd)
-        try:
-            import matplotlib.pyplot as plt
-
-            plt.close("all")
-        except ImportError:  # pragma: no cover
-            pass
     snaps[upto] = ns
     return dict(ns)
 
@@ -248,10 +257,8 @@ def run_wrong(path: str | Path, wrong: Wrong, skip=()) -> str:
     target = solution_cells[wrong.cell]
     skip = tuple(sorted(set(skip) | set(wrong.setup_skip)))
     ns = dict(_setup(str(path), first, skip))
-    cwd = os.getcwd()
-    os.chdir(path.parent)
     raised = None
-    try:
+    with _in_notebook_folder(path):
         for i in range(first, stop):
             cell = cells[i]
             if cell.get("cell_type") != "code":
@@ -270,14 +277,6 @@ def run_wrong(path: str | Path, wrong: Wrong, skip=()) -> str:
                     ) from exc
                 raised = exc
                 break
-    finally:
-        os.chdir(cwd)
-        try:
-            import matplotlib.pyplot as plt
-
-            plt.close("all")
-        except ImportError:  # pragma: no cover
-            pass
     if raised is None:
         raise AssertionError(f"exercise {wrong.exercise}: the check ACCEPTED the wrong answer {wrong.label!r}")
     if not isinstance(raised, wrong.error):
@@ -300,11 +299,7 @@ def run_right(path: str | Path, exercise: str, skip=()) -> None:
     cells = _cells(path)
     first, stop = exercise_span(path, exercise)
     ns = dict(_setup(str(path), first, tuple(sorted(skip))))
-    cwd = os.getcwd()
-    os.chdir(path.parent)
-    try:
+    with _in_notebook_folder(path):
         for i in range(first, stop):
             if cells[i].get("cell_type") == "code":
                 _exec(_source(cells[i]), ns, f"{path.name}[cell {i}]")
-    finally:
-        os.chdir(cwd)
