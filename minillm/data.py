@@ -171,7 +171,8 @@ def _split_by_document(name: str, documents: list[str], seed: int, val_fraction:
 
 def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fraction: float = 0.1,
            mixture: dict[str, float] | None = None, canaries: int = 0, canary_repeats: int = 1,
-           cast: int | None = None, qa_cast: int | None = None, **kwargs) -> Corpus:
+           cast: int | None = None, qa_cast: int | None = None, full_names: bool = False,
+           **kwargs) -> Corpus:
     """A corpus by name. ``"tinyworld"`` is generated here; other names go to :func:`load_corpus`.
 
     TinyWorld arguments:
@@ -190,6 +191,9 @@ def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fracti
             people of the cast (default: the whole cast); the rest of the cast is never seen in
             question-answer form, so chapter 6 can test whether questions about them are
             answered from the biographies alone.
+        full_names: biographies name their person in full in every sentence instead of "he" or
+            the first name (see :meth:`minillm.world.World.biography`), so that each fact sits
+            next to the name a question uses (chapter 6's knowledge model).
 
     Results are cached in memory, so calling it again with the same arguments is free.
     """
@@ -229,8 +233,10 @@ def corpus(name: str = "tinyworld", size="default", seed: int = 0, *, val_fracti
             raise ValueError("qa_cast needs cast: set cast=N and qa_cast=M (M <= N)")
         if isinstance(qa_cast, bool) or not isinstance(qa_cast, int) or not 1 <= qa_cast <= cast:
             raise ValueError(f"qa_cast must be an int from 1 to cast={cast}, got {qa_cast!r}")
+    if not isinstance(full_names, bool):
+        raise InputTypeError(f"full_names must be True or False, got {full_names!r}")
     return _tinyworld(nbytes, seed, val_fraction, tuple(sorted(mix.items())), canaries,
-                      canary_repeats, cast, qa_cast)
+                      canary_repeats, cast, qa_cast, full_names)
 
 
 def cast_people(seed: int = 0, cast: int | None = None) -> list:
@@ -248,7 +254,7 @@ def cast_people(seed: int = 0, cast: int | None = None) -> list:
 
 @functools.lru_cache(maxsize=8)
 def _tinyworld(nbytes, seed, val_fraction, mixture, n_canaries, canary_repeats, cast=None,
-               qa_cast=None) -> Corpus:
+               qa_cast=None, full_names=False) -> Corpus:
     from .world import _mix
 
     world = _world(seed)
@@ -272,7 +278,7 @@ def _tinyworld(nbytes, seed, val_fraction, mixture, n_canaries, canary_repeats, 
         if kind == "story":
             doc = world.story(rng)
         elif kind == "biography":
-            doc = world.biography(order[n_bios % len(order)], rng)
+            doc = world.biography(order[n_bios % len(order)], rng, full_names=full_names)
             if n_bios < len(order):
                 must_train.add(len(docs))
             n_bios += 1

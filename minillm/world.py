@@ -180,6 +180,18 @@ class Canary:
     text: str
 
 
+class _FullNamed:
+    """A :class:`Person` whose ``first`` and ``he`` read as the full name (for ``full_names``)."""
+
+    def __init__(self, person: Person):
+        self._p = person
+
+    def __getattr__(self, attr):
+        if attr in ("first", "he"):
+            return self._p.name
+        return getattr(self._p, attr)
+
+
 def _mix(*parts: int) -> int:
     """A deterministic seed from integers (Python's ``hash`` is salted per process)."""
     h = 1469598103934665603
@@ -418,18 +430,29 @@ class World:
 
     # ---- biographies ------------------------------------------------------------------------
 
-    def biography(self, person: Person, rng: random.Random) -> str:
+    def biography(self, person: Person, rng: random.Random, *, full_names: bool = False) -> str:
         """A short biography stating ``person``'s facts, paraphrased at random by ``rng``.
 
         Every sentence can be checked against :meth:`facts`. Held-out relatives are never named;
         for reversal children the parents are stated only as ``"A's mother is B."`` and the
         parents' biographies leave that child out.
+
+        ``full_names=True`` names the person in full in every sentence instead of "she", "his"
+        or the first name (the "fullname" augmentation of Allen-Zhu and Li 2023, Physics of
+        Language Models Part 3.1, https://arxiv.org/abs/2309.14316): each fact then sits next to
+        the name a question will use, which is what lets a small model retrieve it. The same
+        ``rng`` draws the same paraphrases either way.
         """
         _check_rng(rng)
         if not isinstance(person, Person):
             raise InputTypeError(f"person must be a Person (e.g. world.people[0]), got {person!r}")
+        if not isinstance(full_names, bool):
+            raise InputTypeError(f"full_names must be True or False, got {full_names!r}")
         p, t = person, self.town(person)
         He, his = _cap(p.he), p.his
+        if full_names:  # every mention of the person says who it is
+            p = _FullNamed(p)
+            He, his = p.name, f"{p.name}'s"
         first = _pick(rng, [
             f"{p.name} was born in {p.birth_year} in {t.name}.",
             f"{p.name} was born in the town of {t.name} in {p.birth_year}.",
@@ -450,12 +473,12 @@ class World:
             f"{p.name} earns a living as {_a(p.job)}.",
         ]))
         likes = [
-            f"{his.capitalize()} favourite colour is {p.color}.",
+            f"{_cap(his)} favourite colour is {p.color}.",
             f"{p.first} loves the colour {p.color}.",
             f"{p.first} likes {p.color} more than any other colour.",
         ]
         foods = [
-            f"{his.capitalize()} favourite food is {p.food}.",
+            f"{_cap(his)} favourite food is {p.food}.",
             f"{p.first} likes to eat {p.food}.",
             f"More than anything, {p.first} enjoys {p.food}.",
         ]
@@ -471,21 +494,21 @@ class World:
             extra.append(_pick(rng, [f"{He} has no pets.", f"{p.first} does not keep any pets."]))
         rng.shuffle(extra)
         s += extra
-        parents = self._mentionable_parents(p)
+        parents = self._mentionable_parents(person)
         if p.id in self.reversal_children:
             s += [f"{p.name}'s {rel} is {q.name}." for rel, q in parents]
         elif len(parents) == 2 and rng.random() < 0.5:
             s.append(_pick(rng, [
-                f"{his.capitalize()} parents are {parents[0][1].name} and {parents[1][1].name}.",
+                f"{_cap(his)} parents are {parents[0][1].name} and {parents[1][1].name}.",
                 f"{p.first} is the {'daughter' if p.gender == 'female' else 'son'} of "
                 f"{parents[0][1].name} and {parents[1][1].name}.",
             ]))
         else:
             for rel, q in parents:
-                s.append(_pick(rng, [f"{his.capitalize()} {rel} is {q.name}.",
+                s.append(_pick(rng, [f"{_cap(his)} {rel} is {q.name}.",
                                      f"{p.name}'s {rel} is {q.name}.",
                                      f"{p.first}'s {rel} is called {q.name}."]))
-        kids = self._mentionable_children(p)
+        kids = self._mentionable_children(person)
         if kids:
             names = _join_names([k.name for k in kids])
             s.append(_pick(rng, [
