@@ -510,7 +510,7 @@ def _chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
         if not message.strip():
             continue
         if chat:
-            prompt = history + [specials[USER]] + text_ids(message) + [specials[END], specials[ASSISTANT]]
+            prompt = history + [specials[USER]] + text_ids(" " + message) + [specials[END], specials[ASSISTANT]]
         else:
             prompt = history + text_ids((" " if history else "") + message)
         print("bot> ", end="", file=stdout, flush=True)

@@ -213,8 +213,11 @@ def fact_completion(model, tokenizer, world, people, relations=None, *, choice: 
 
 
 def chat_prompt(question: str) -> str:
-    """The chat template up to where the assistant starts: ``<|user|>Q<|end|><|assistant|>``."""
-    return f"{USER}{question}{END}{ASSISTANT}"
+    """The chat template up to where the assistant starts: ``<|user|> Q<|end|><|assistant|>``.
+
+    The space after ``<|user|>`` is :data:`minillm.finetune.CHAT_SPACE`; replies start with it.
+    """
+    return f"{USER} {question}{END}{ASSISTANT}"
 
 
 @dataclass

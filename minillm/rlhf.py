@@ -1132,7 +1132,7 @@ class ExactAnswerReward:
 
 # --- 7. the chapter's task: helpful answers to TinyWorld questions --------------------------------
 
-CHAT_TEMPLATE = "<|user|>{question}<|end|><|assistant|>"
+CHAT_TEMPLATE = "<|user|> {question}<|end|><|assistant|>"  # the space: finetune.CHAT_SPACE
 PLAIN_TEMPLATE = "Question: {question}\nAnswer:"
 TASK_RELATIONS = ("job", "color", "food", "pet", "birth_city")
 

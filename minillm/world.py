@@ -440,8 +440,8 @@ class World:
         ``full_names=True`` names the person in full in every sentence instead of "she", "his"
         or the first name (the "fullname" augmentation of Allen-Zhu and Li 2023, Physics of
         Language Models Part 3.1, https://arxiv.org/abs/2309.14316): each fact then sits next to
-        the name a question will use, which is what lets a small model retrieve it. The same
-        ``rng`` draws the same paraphrases either way.
+        the name a question will use, and shuffles the sentences (their "permute" augmentation),
+        so that any fact, not only the birth, may open a biography just as it opens a question.
         """
         _check_rng(rng)
         if not isinstance(person, Person):
@@ -515,6 +515,8 @@ class World:
                 f"{He} has {len(kids)} {'child' if len(kids) == 1 else 'children'}: {names}.",
                 f"{p.first}'s {'child is' if len(kids) == 1 else 'children are'} {names}.",
             ]))
+        if full_names:  # every sentence stands alone: any fact may open the biography
+            rng.shuffle(s)
         return " ".join(s)
 
     # ---- question answering -----------------------------------------------------------------

@@ -89,7 +89,7 @@ MODELS: dict[str, Entry] = {
     # 0.50, food 0.62; bar 0.80), held-out 0.03; see benchmarks/course_models.py. Once a recipe
     # meets it, it becomes "tinyworld" (version 2) and chapter 4's recipe moves to its own entry.
     "tinyworld-knowledge": Entry(
-        version=4,
+        version=5,
         recipe={
             "corpus": {"name": "tinyworld", "size": 6_000_000, "seed": 0,
                        "options": {"cast": 100, "qa_cast": 50, "full_names": True,
@@ -109,7 +109,7 @@ MODELS: dict[str, Entry] = {
     # the SFT assistant of chapter 6: the base fine-tuned on questions about half of the cast,
     # answering in the chat template; evaluated on the other half's questions
     "tinyworld-chat": Entry(
-        version=3,
+        version=4,
         recipe={
             "sft": {"relations": ["birth_city", "birth_year", "job", "color", "food", "pet"],
                     "per_person": None, "mask_prompt": True},
