@@ -97,7 +97,7 @@ def greedy_complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 
     """
     _check_model(model, tokenizer)
     if isinstance(prompts, str):
-        raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
+        raise InputTypeError("prompts must be a list of strings; wrap a single prompt in a list")
     prompts = _check_texts("prompts", prompts)
     if not isinstance(max_new_tokens, bool) and isinstance(max_new_tokens, int) and max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")

@@ -46,7 +46,7 @@ class LoRALinear(nn.Module):
     def __init__(self, base: nn.Linear, r: int, alpha: float = 1.0, dropout: float = 0.0):
         super().__init__()
         if not isinstance(base, nn.Linear):
-            raise TypeError(f"LoRALinear adapts an nn.Linear, got {type(base).__name__}")
+            raise InputTypeError(f"LoRALinear adapts an nn.Linear, got {type(base).__name__}")
         _check_rank(r, base)
         alpha, dropout = _check_alpha_dropout(alpha, dropout)
         self.base = base

@@ -204,7 +204,7 @@ class QuantLinear(nn.Module):
                     symmetric: bool = True) -> QuantLinear:
         """Quantise an ``nn.Linear``'s weight (the bias stays in float32)."""
         if not isinstance(linear, nn.Linear):
-            raise TypeError(f"linear must be an nn.Linear, got {type(linear).__name__}")
+            raise InputTypeError(f"linear must be an nn.Linear, got {type(linear).__name__}")
         q = cls(linear.in_features, linear.out_features, linear.bias is not None, bits, group_size, symmetric)
         q.to(linear.weight.device)
         if bits == 8:
@@ -403,7 +403,7 @@ def export_gguf(model, path, dtype: str = "f32") -> Path:
 
     c = getattr(model, "config", None)
     if c is None or not hasattr(c, "n_layer"):
-        raise TypeError(f"model must be a minillm GPT, got {type(model).__name__}")
+        raise InputTypeError(f"model must be a minillm GPT, got {type(model).__name__}")
     wrong = {k: getattr(c, k) for k, v in dict(norm="layernorm", pos="learned", bias=True, gelu="tanh").items()
              if getattr(c, k) != v}
     if wrong:

@@ -36,7 +36,7 @@ DEFAULT_TEMPLATE = "Use the context to answer.\n\nContext:\n{context}\n\nQuestio
 def tokenize(text: str) -> list[str]:
     """BM25's document tokenizer: lower-case words (runs of letters, digits and ``_``)."""
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise InputTypeError(f"text must be a str, got {type(text).__name__}")
     return WORD_RE.findall(text.lower())
 
 
@@ -188,11 +188,12 @@ class DenseIndex:
     def search(self, query: torch.Tensor, k: int = 5):
         _check_k(k)
         q = _as_floats(query, "query")
+        given = tuple(q.shape)
         single = q.dim() == 1
         q = q[None] if single else q
         if q.dim() != 2 or q.shape[1] != self.unit.shape[1]:
             raise ValueError(
-                f"query must have shape (D,) or (Q, D) with D={self.unit.shape[1]}, got {tuple(q.shape)}"
+                f"query must have shape (D,) or (Q, D) with D={self.unit.shape[1]}, got {given}"
             )
         if not torch.isfinite(q).all() or (q.norm(dim=1) == 0).any():
             raise ValueError("query holds NaN, infinity or an all-zero vector; a cosine needs a finite, "
@@ -219,7 +220,7 @@ def _count_tokens(tokenizer) -> Callable[[str], int]:
         return lambda s: len(tokenizer.encode(s))
     if callable(tokenizer):
         return lambda s: len(tokenizer(s))
-    raise TypeError(f"tokenizer must have an encode(text) method or be callable, got {tokenizer!r}")
+    raise InputTypeError(f"tokenizer must have an encode(text) method or be callable, got {tokenizer!r}")
 
 
 def assemble_prompt(

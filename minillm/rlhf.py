@@ -60,7 +60,7 @@ def _tensor(x, name: str) -> torch.Tensor:
         try:
             x = torch.as_tensor(x, dtype=torch.float32)
         except (TypeError, ValueError) as e:
-            raise TypeError(f"{name} must be a tensor of numbers, got {type(x).__name__}") from e
+            raise InputTypeError(f"{name} must be a tensor of numbers, got {type(x).__name__}") from e
     if not torch.is_floating_point(x):
         x = x.float()
     return x
@@ -103,7 +103,7 @@ class PreferencePair:
     def __post_init__(self):
         for field in ("prompt", "chosen", "rejected"):
             if not isinstance(getattr(self, field), str):
-                raise TypeError(f"PreferencePair.{field} must be a str, got {getattr(self, field)!r}")
+                raise InputTypeError(f"PreferencePair.{field} must be a str, got {getattr(self, field)!r}")
         if self.chosen == self.rejected:
             raise ValueError(
                 f"PreferencePair has identical chosen and rejected answers ({self.chosen!r}) for "
@@ -127,7 +127,7 @@ class Labeller:
     def __init__(self, score_fn: Callable[[str], float], temperature: float = 1.0,
                  with_prompt: bool = False):
         if not callable(score_fn):
-            raise TypeError(f"score_fn must be a callable text -> score, got {score_fn!r}")
+            raise InputTypeError(f"score_fn must be a callable text -> score, got {score_fn!r}")
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
             raise InputTypeError(f"temperature must be a number >= 0, got {temperature!r}")
         if not temperature >= 0 or not math.isfinite(temperature):
@@ -162,7 +162,7 @@ class Labeller:
         if a == b:
             raise ValueError(f"prefer got the same answer twice ({a!r}); pass two different answers")
         if not hasattr(rng, "random"):
-            raise TypeError(f"rng must have a random() method (e.g. random.Random(0)), got {rng!r}")
+            raise InputTypeError(f"rng must have a random() method (e.g. random.Random(0)), got {rng!r}")
         return 0 if rng.random() < self.prob_prefers_first(a, b, prompt) else 1
 
     def label(self, prompt: str, a: str, b: str, rng) -> PreferencePair:
@@ -194,7 +194,7 @@ def save_preferences(pairs: Sequence[PreferencePair], path) -> Path:
     pairs = list(pairs)
     for i, p in enumerate(pairs):
         if not isinstance(p, PreferencePair):
-            raise TypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
+            raise InputTypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
     path = Path(path)
     with atomic_write(path, "w") as f:
         json.dump({"pairs": [asdict(p) for p in pairs]}, f, indent=1, ensure_ascii=False)
@@ -268,7 +268,7 @@ class RewardHead(nn.Module):
     def __init__(self, backbone: Callable, hidden_size: int, backbone_takes_mask: bool = False):
         super().__init__()
         if not callable(backbone):
-            raise TypeError(f"backbone must be callable (ids -> hidden (B, T, C)), got {backbone!r}")
+            raise InputTypeError(f"backbone must be callable (ids -> hidden (B, T, C)), got {backbone!r}")
         if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
             raise ValueError(f"hidden_size must be a positive int, got {hidden_size!r}")
         self.backbone = backbone
@@ -770,7 +770,7 @@ class _Loop:
 
         self.cfg = config or RLConfig()
         if not isinstance(self.cfg, RLConfig):
-            raise TypeError(f"config must be an RLConfig, got {type(self.cfg).__name__}")
+            raise InputTypeError(f"config must be an RLConfig, got {type(self.cfg).__name__}")
         self.modules = nn.ModuleDict(modules)
         self.step = 0
         self.history: dict[str, list] = {}
@@ -895,7 +895,7 @@ def _check_pairs(pairs) -> list[PreferencePair]:
         raise ValueError("no preference pairs given; label some answers first (an empty file teaches nothing)")
     for i, p in enumerate(pairs):
         if not isinstance(p, PreferencePair):
-            raise TypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
+            raise InputTypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
     return pairs
 
 
@@ -979,7 +979,7 @@ class RewardModelTrainer(_Loop):
     def __init__(self, reward_model: RewardModel, pairs, config: RLConfig | None = None, *,
                  resume: bool = False):
         if not isinstance(reward_model, RewardModel):
-            raise TypeError(f"reward_model must be a RewardModel, got {type(reward_model).__name__}")
+            raise InputTypeError(f"reward_model must be a RewardModel, got {type(reward_model).__name__}")
         self.rm = reward_model
         self.pairs = _check_pairs(pairs)
         super().__init__({"reward_model": reward_model}, config, resume)
@@ -1046,7 +1046,7 @@ def _check_prompts_and_reward(prompts, reward_fn, tokenizer) -> list[str]:
     if not prompts or not all(isinstance(p, str) and p for p in prompts):
         raise ValueError("prompts must be a non-empty list of non-empty strings")
     if not callable(reward_fn):
-        raise TypeError(f"reward_fn must be callable (prompts, answers) -> rewards, got {reward_fn!r}")
+        raise InputTypeError(f"reward_fn must be callable (prompts, answers) -> rewards, got {reward_fn!r}")
     if isinstance(reward_fn, RewardModel):
         reward_fn.check_tokenizer(tokenizer)
     return prompts

@@ -43,7 +43,7 @@ def canary_rank(score_fn: Callable[[str], float], secret: str, candidates: Seque
     :func:`exposure`.
     """
     if not callable(score_fn):
-        raise TypeError(f"score_fn must be a callable text -> log-perplexity, got {score_fn!r}")
+        raise InputTypeError(f"score_fn must be a callable text -> log-perplexity, got {score_fn!r}")
     if not isinstance(secret, str):
         raise InputTypeError(f"secret must be a str, got {secret!r} of type {type(secret).__name__}")
     if isinstance(candidates, str) or not isinstance(candidates, (list, tuple, set, frozenset)):
@@ -90,6 +90,6 @@ def extraction_success(generate: Callable[[str], str], prefix: str, secret: str,
     for _ in range(attempts):
         out = generate(prefix)
         if not isinstance(out, str):
-            raise TypeError(f"generate must return a str, got {type(out).__name__}")
+            raise InputTypeError(f"generate must return a str, got {type(out).__name__}")
         hits += secret in out
     return hits / attempts

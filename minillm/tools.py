@@ -56,7 +56,7 @@ def evaluate_arithmetic(expr: str, max_length: int = 200, max_depth: int = 20,
     results over ``max_bits`` bits (``9**9**9`` would take minutes and gigabytes).
     """
     if not isinstance(expr, str):
-        raise TypeError(f"expr must be a str, got {type(expr).__name__}")
+        raise InputTypeError(f"expr must be a str, got {type(expr).__name__}")
     max_length = check_int("max_length", max_length, 0)
     max_depth = check_int("max_depth", max_depth, 0)
     max_exponent = check_float("max_exponent", max_exponent, 0)
@@ -130,7 +130,7 @@ def calculator(expr: str) -> str:
 def find_calc_calls(text: str) -> list[str]:
     """The expressions inside each ``<calc>...</calc>`` in ``text``, in order."""
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise InputTypeError(f"text must be a str, got {type(text).__name__}")
     return CALC_RE.findall(text)
 
 
@@ -187,9 +187,9 @@ def verify_arithmetic(answer_text: str, expected: float, rel_tol: float = 1e-9, 
     is simply wrong (False).
     """
     if not isinstance(answer_text, str):
-        raise TypeError(f"answer_text must be a str, got {type(answer_text).__name__}")
+        raise InputTypeError(f"answer_text must be a str, got {type(answer_text).__name__}")
     if isinstance(expected, bool) or not isinstance(expected, (int, float)):
-        raise TypeError(f"expected must be a number, got {expected!r}")
+        raise InputTypeError(f"expected must be a number, got {expected!r}")
     expected = check_float("expected", expected)
     rel_tol = check_float("rel_tol", rel_tol, 0)
     abs_tol = check_float("abs_tol", abs_tol, 0)

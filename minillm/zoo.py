@@ -156,7 +156,7 @@ def pretrained(name: str = "tinyworld", *, device=None, progress: bool = True) -
     """
     e = entry(name)
     if not isinstance(progress, bool):
-        raise TypeError(f"progress must be True or False, got {progress!r}")
+        raise InputTypeError(f"progress must be True or False, got {progress!r}")
     if device is not None:  # a wrong device fails now, not after minutes of training
         from .utils import device as check_device
 
