@@ -18,10 +18,21 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .utils import InputTypeError, check_float, check_int
+
+
+def _numbers(x, name: str, dtype=None) -> torch.Tensor:
+    if isinstance(x, (str, bytes)) or x is None:
+        raise InputTypeError(f"{name} must be a tensor or list of numbers, got {type(x).__name__} {x!r:.40}")
+    try:
+        return torch.as_tensor(x, dtype=dtype)
+    except (TypeError, ValueError, RuntimeError):
+        raise InputTypeError(f"{name} must be a tensor or list of numbers, got {type(x).__name__} {x!r:.40}") from None
+
 
 def _conf_correct(confidences, correct) -> tuple[torch.Tensor, torch.Tensor]:
-    conf = torch.as_tensor(confidences, dtype=torch.float64).flatten()
-    corr = torch.as_tensor(correct).flatten()
+    conf = _numbers(confidences, "confidences", torch.float64).flatten()
+    corr = _numbers(correct, "correct").flatten()
     if conf.numel() == 0:
         raise ValueError("confidences is empty; pass at least one prediction")
     if corr.shape != conf.shape:
@@ -37,7 +48,9 @@ def _conf_correct(confidences, correct) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _check_bins(n_bins) -> int:
-    if not isinstance(n_bins, int) or n_bins < 1:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int):
+        raise InputTypeError(f"n_bins must be a positive int, got {n_bins!r} (15 is usual)")
+    if n_bins < 1:
         raise ValueError(f"n_bins must be a positive int, got {n_bins!r} (15 is usual)")
     return n_bins
 
@@ -89,14 +102,17 @@ def fit_temperature(logits, labels, max_iter: int = 100) -> float:
     L-BFGS, so T stays positive. T > 1 softens an over-confident model. Dividing logits by T
     never changes the argmax, so accuracy stays the same.
     """
-    logits = torch.as_tensor(logits, dtype=torch.float64)
-    labels = torch.as_tensor(labels)
+    logits = _numbers(logits, "logits", torch.float64)
+    labels = _numbers(labels, "labels")
+    max_iter = check_int("max_iter", max_iter, 1)
     if logits.dim() != 2 or logits.shape[0] == 0 or logits.shape[1] < 2:
         raise ValueError(f"logits must have shape (N, K) with N >= 1 and K >= 2, got {tuple(logits.shape)}")
     if labels.shape != logits.shape[:1]:
         raise ValueError(f"labels must have shape (N,) = ({logits.shape[0]},), got {tuple(labels.shape)}")
     if labels.dtype.is_floating_point or (labels < 0).any() or (labels >= logits.shape[1]).any():
         raise ValueError(f"labels must be integer class ids in [0, {logits.shape[1]}), got {labels[:5].tolist()}...")
+    if not torch.isfinite(logits).all():
+        raise ValueError("logits hold NaN or infinity; temperature scaling needs finite logits")
     labels = labels.long()
     log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([log_t], lr=0.5, max_iter=max_iter, line_search_fn="strong_wolfe")
@@ -136,8 +152,9 @@ def threshold_for_precision(confidences, correct, target: float) -> float:
     Answering when ``confidence >= threshold`` then gives at least ``target`` accuracy on these
     data with the largest coverage. Raises ``ValueError`` when no threshold reaches it.
     """
-    if not 0 < target <= 1:
+    if isinstance(target, (int, float)) and not isinstance(target, bool) and not 0 < target <= 1:
         raise ValueError(f"target must lie in (0, 1], got {target!r}")
+    target = check_float("target", target, 0, 1, exclusive_minimum=True)
     thresholds, _, accuracy = abstention_curve(confidences, correct)
     ok = torch.nonzero(accuracy >= target).flatten()
     if ok.numel() == 0:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .utils import InputTypeError, check_float, check_int
+
 
 def distillation_loss(
     student_logits: torch.Tensor,
@@ -30,6 +32,14 @@ def distillation_loss(
     the counted positions, like the cross-entropy. The ``T**2`` keeps the soft term's gradients
     the same size whatever ``T`` (Hinton et al. 2015, sec. 2). The teacher gets no gradient.
     """
+    for name, t in (("student_logits", student_logits), ("teacher_logits", teacher_logits)):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            got = f"dtype {t.dtype}" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise InputTypeError(f"{name} must be a floating-point tensor (..., V), got {got}")
+    if not isinstance(targets, torch.Tensor) or targets.is_floating_point() or targets.dtype == torch.bool:
+        got = f"dtype {targets.dtype}" if isinstance(targets, torch.Tensor) else type(targets).__name__
+        raise InputTypeError(f"targets must be an integer tensor of token ids (...), got {got}")
+    ignore_index = check_int("ignore_index", ignore_index)
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
             f"teacher_logits has shape {tuple(teacher_logits.shape)} but student_logits has "
@@ -42,10 +52,12 @@ def distillation_loss(
             f"targets must have shape {tuple(student_logits.shape[:-1])} (the logits without V), "
             f"got {tuple(targets.shape)}"
         )
-    if not T > 0:
+    if isinstance(T, (int, float)) and not isinstance(T, bool) and not T > 0:
         raise ValueError(f"T must be > 0, got {T!r} (1 to 4 is usual)")
-    if not 0 <= alpha <= 1:
+    T = check_float("T", T, 0, exclusive_minimum=True)
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and not 0 <= alpha <= 1:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
+    alpha = check_float("alpha", alpha, 0, 1)
     V = student_logits.shape[-1]
     s, t, y = student_logits.reshape(-1, V), teacher_logits.detach().reshape(-1, V), targets.reshape(-1)
     keep = y != ignore_index

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .tokenizer import ASSISTANT, END, USER
+from .utils import InputTypeError, check_int
 
 #: The start of a biography sentence for each fact, ``{name}`` is the full name. Each is a
 #: phrase the biographies use (with the first name or the full name), see ``World.biography``.
@@ -70,9 +71,19 @@ def fact_candidates(world, relation: str) -> list[str]:
 
 def _check_model(model, tokenizer) -> None:
     if not hasattr(model, "config") or not hasattr(model, "generate"):
-        raise TypeError(f"model must be a minillm GPT, got {type(model).__name__}")
+        raise InputTypeError(f"model must be a minillm GPT, got {type(model).__name__}")
     if not hasattr(tokenizer, "encode") or not hasattr(tokenizer, "decode"):
-        raise TypeError(f"tokenizer must have encode/decode, got {type(tokenizer).__name__}")
+        raise InputTypeError(f"tokenizer must have encode/decode, got {type(tokenizer).__name__}")
+
+
+def _check_texts(name: str, texts) -> list[str]:
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+        raise InputTypeError(f"{name} must be a list of strings; wrap a single one in a list, got "
+                             f"{type(texts).__name__} {texts!r:.40}")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise InputTypeError(f"{name}[{i}] must be a str, got {t!r:.40} of type {type(t).__name__}")
+    return list(texts)
 
 
 @torch.no_grad()
@@ -86,15 +97,24 @@ def greedy_complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 
     """
     _check_model(model, tokenizer)
     if isinstance(prompts, str):
-        raise TypeError("prompts must be a list of strings; wrap a single prompt in a list")
-    if max_new_tokens < 1:
+        raise InputTypeError("prompts must be a list of strings; wrap a single prompt in a list")
+    prompts = _check_texts("prompts", prompts)
+    if not isinstance(max_new_tokens, bool) and isinstance(max_new_tokens, int) and max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    if stop is not None and (not isinstance(stop, str) or not stop):
+        raise InputTypeError(f"stop must be a non-empty str or None, got {stop!r}")
+    block = model.config.block_size
     device = next(model.parameters()).device
     encoded = [tokenizer.encode(p) for p in prompts]
     by_len: dict[int, list[int]] = defaultdict(list)
     for i, ids in enumerate(encoded):
         if not ids:
             raise ValueError(f"prompt {i} is empty; every prompt needs at least one token")
+        if len(ids) > block:
+            raise ValueError(f"prompt {i} has {len(ids)} tokens, more than the model's context "
+                             f"(block_size={block}); shorten it")
         by_len[len(ids)].append(i)
     out: list[str] = [""] * len(prompts)
     stop_id = None
@@ -125,9 +145,22 @@ def continuation_logprobs(model, tokenizer, prompt: str, continuations: list[str
     it, so no attention mask is needed.
     """
     _check_model(model, tokenizer)
+    if not isinstance(prompt, str):
+        raise InputTypeError(f"prompt must be a str, got {prompt!r:.40} of type {type(prompt).__name__}")
+    continuations = _check_texts("continuations", continuations)
+    if not continuations:
+        raise ValueError("continuations is empty; pass at least one text to score after the prompt")
+    batch_size = check_int("batch_size", batch_size, 1)
     device = next(model.parameters()).device
     p = tokenizer.encode(prompt)
+    if not p:
+        raise ValueError("prompt is empty; the first continuation token needs a token before it")
     seqs = [p + tokenizer.encode(c) for c in continuations]
+    block = model.config.block_size
+    for i, s in enumerate(seqs):
+        if len(s) > block:
+            raise ValueError(f"the prompt plus continuations[{i}] take {len(s)} tokens, more than the "
+                             f"model's context (block_size={block}); shorten them")
     scores = []
     for k in range(0, len(seqs), batch_size):
         chunk = seqs[k: k + batch_size]
@@ -181,6 +214,10 @@ def fact_completion(model, tokenizer, world, people, relations=None, *, choice: 
     ``relations`` defaults to every key of :data:`FACT_PROMPTS`. With ``choice=False`` only the
     greedy exact match is computed (faster). Returns :class:`FactScores`.
     """
+    _check_model(model, tokenizer)
+    if isinstance(relations, str):
+        raise InputTypeError(f"relations must be a list of relations, got the str {relations!r}; "
+                             f"write [{relations!r}]")
     relations = list(FACT_PROMPTS) if relations is None else list(relations)
     for r in relations:
         if r not in FACT_PROMPTS:
@@ -217,6 +254,8 @@ def chat_prompt(question: str) -> str:
 
     The space after ``<|user|>`` is :data:`minillm.finetune.CHAT_SPACE`; replies start with it.
     """
+    if not isinstance(question, str):
+        raise InputTypeError(f"question must be a str, got {question!r:.40} of type {type(question).__name__}")
     return f"{USER} {question}{END}{ASSISTANT}"
 
 
@@ -234,9 +273,16 @@ class QAScores:
 
 def qa_accuracy(model, tokenizer, qas, *, max_new_tokens: int = 24) -> QAScores:
     """Ask each :class:`minillm.world.QA` in the chat template; score the greedy replies."""
+    _check_model(model, tokenizer)
+    if isinstance(qas, str):
+        raise InputTypeError("qas must be a list of World.qa(...) questions, got a str")
     qas = list(qas)
     if not qas:
         raise ValueError("qas is empty; pass World.qa(...) questions")
+    for i, q in enumerate(qas):
+        if not all(hasattr(q, a) for a in ("question", "answer", "answers", "relation")):
+            raise InputTypeError(f"qas[{i}] must be a QA from World.qa(person, relation), got {q!r:.40} of "
+                                 f"type {type(q).__name__}")
     was_training = model.training
     model.eval()
     try:

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .tokenizer import ASSISTANT, END, SYSTEM, USER
+from .utils import InputTypeError, check_bool, check_float, check_int
 
 IGNORE = -100
 """The target id that the loss skips (``F.cross_entropy(ignore_index=-100)``)."""
@@ -70,6 +71,7 @@ def format_chat(messages: list[dict], add_generation_prompt: bool = False) -> st
     model writes the reply (which then starts with that space).
     """
     _check_messages(messages)
+    check_bool("add_generation_prompt", add_generation_prompt)
     text = "".join(f"{_ROLES[m['role']]}{CHAT_SPACE}{m['content']}{END}" for m in messages)
     return text + (ASSISTANT if add_generation_prompt else "")
 
@@ -83,6 +85,10 @@ def encode_chat(tokenizer, messages: list[dict], mask_prompt: bool = True):
     loss is only on what the assistant says; ``mask_prompt=False`` trains on every token.
     """
     _check_messages(messages)
+    if isinstance(tokenizer, (str, bytes)) or not hasattr(tokenizer, "encode"):
+        raise InputTypeError(f"tokenizer must be a minillm tokenizer with the chat tokens, got "
+                             f"{type(tokenizer).__name__} {tokenizer!r:.40}")
+    check_bool("mask_prompt", mask_prompt)
     ids: list[int] = []
     learn: list[bool] = []
     for m in messages:
@@ -103,7 +109,15 @@ def qa_conversations(world, people, relations=None, *, seed: int = 0, per_person
     many relations per person (at random, with ``seed``). Returns a list of
     ``(messages, qa)`` pairs.
     """
+    if isinstance(relations, str):
+        raise InputTypeError(f"relations must be a list of relations, got the str {relations!r}; "
+                             f"write [{relations!r}]")
     rels = list(world.RELATIONS if relations is None else relations)
+    for r in rels:
+        if not isinstance(r, str) or r not in world.RELATIONS:
+            raise ValueError(f"relation {r!r} is not one of {', '.join(world.RELATIONS)}")
+    check_int("seed", seed, 0)
+    check_int("per_person", per_person, 1, allow_none=True)
     rng = random.Random(seed)
     out = []
     for p in people:
@@ -131,15 +145,43 @@ class ExampleBatches:
 
     def __init__(self, examples, batch_size: int, pad_id: int = 0, grad_accum: int = 1,
                  seed: int = 0, max_len: int | None = None):
+        if isinstance(examples, (str, bytes)) or not isinstance(examples, (list, tuple)):
+            raise InputTypeError(f"examples must be a list of (ids, targets) or (ids, label), got "
+                                 f"{type(examples).__name__}")
         if not examples:
             raise ValueError("examples is empty; give a list of (ids, targets) or (ids, label)")
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            raise InputTypeError(f"batch_size must be a positive int, got {batch_size!r}")
+        if batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        pad_id = check_int("pad_id", pad_id, 0)
+        grad_accum = check_int("grad_accum", grad_accum, 1)
+        seed = check_int("seed", seed, 0)
+        max_len = check_int("max_len", max_len, 1, allow_none=True)
         self.examples = []
-        for i, (ids, tgt) in enumerate(examples):
+        for i, ex in enumerate(examples):
+            if not isinstance(ex, (list, tuple)) or len(ex) != 2:
+                raise InputTypeError(f"example {i} must be a pair (ids, targets) or (ids, label), got {ex!r:.60}")
+            ids, tgt = ex
+            if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+                raise InputTypeError(f"example {i}: ids must be a list of token ids, got {ids!r:.40}")
             ids = list(ids)
             if not ids:
                 raise ValueError(f"example {i} has no tokens")
+            bad = [t for t in ids if not _is_int(t)]
+            if bad:
+                raise InputTypeError(f"example {i}: ids holds {bad[0]!r} of type {type(bad[0]).__name__}; "
+                                     "token ids are ints")
+            if min(ids) < 0:
+                raise ValueError(f"example {i}: ids holds {min(ids)}; token ids are >= 0")
+            if not _is_int(tgt):
+                if isinstance(tgt, (str, bytes, float, bool)) or not hasattr(tgt, "__len__"):
+                    raise InputTypeError(f"example {i}: the second item must be a list of targets or an int "
+                                         f"label, got {tgt!r:.40} of type {type(tgt).__name__}")
+                wrong = [t for t in tgt if not _is_int(t)]
+                if wrong:
+                    raise InputTypeError(f"example {i}: targets holds {wrong[0]!r}; targets are token ids "
+                                         f"or {IGNORE}")
             if max_len is not None and len(ids) > max_len:
                 raise ValueError(f"example {i} has {len(ids)} tokens, more than max_len={max_len} "
                                  "(the model's context); shorten it or raise the block size")
@@ -147,6 +189,10 @@ class ExampleBatches:
                 raise ValueError(f"example {i}: {len(ids)} ids but {len(tgt)} targets")
             self.examples.append((ids, tgt if isinstance(tgt, (int, np.integer)) else list(tgt)))
         self.labels = isinstance(self.examples[0][1], (int, np.integer))
+        for i, (_, tgt) in enumerate(self.examples):
+            if isinstance(tgt, (int, np.integer)) != self.labels:
+                raise ValueError(f"example {i} has {'a label' if not self.labels else 'targets'} but example 0 "
+                                 f"has {'a label' if self.labels else 'targets'}; use one kind for all")
         self.batch_size, self.pad_id, self.grad_accum, self.seed = batch_size, pad_id, grad_accum, seed
 
     def __len__(self) -> int:
@@ -187,6 +233,27 @@ class ExampleBatches:
 # --- classification ----------------------------------------------------------------------------
 
 
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _check_labels(name: str, labels, n_classes: int | None = None) -> torch.Tensor:
+    """Class ids as a 1-D long tensor; errors name ``name``."""
+    if isinstance(labels, (str, bytes)):
+        raise InputTypeError(f"{name} must be a list of int class ids, got a {type(labels).__name__}")
+    try:
+        t = torch.as_tensor(labels if isinstance(labels, torch.Tensor) else list(labels))
+    except (TypeError, ValueError, RuntimeError):
+        raise InputTypeError(f"{name} must be a list of int class ids, got {labels!r:.60}") from None
+    if t.numel() and (t.is_floating_point() or t.dtype == torch.bool or t.is_complex()):
+        raise InputTypeError(f"{name} must hold int class ids, got dtype {t.dtype}")
+    t = t.long().flatten()
+    if n_classes is not None and t.numel() and (int(t.min()) < 0 or int(t.max()) >= n_classes):
+        bad = t[(t < 0) | (t >= n_classes)][0].item()
+        raise ValueError(f"{name} holds class {bad}, outside 0..{n_classes - 1} (n_classes={n_classes})")
+    return t
+
+
 class Classifier(nn.Module):
     """A GPT backbone and a linear head on the last real token's hidden state (chapter 6).
 
@@ -197,16 +264,27 @@ class Classifier(nn.Module):
 
     def __init__(self, backbone, n_classes: int, class_weights=None):
         super().__init__()
-        if not isinstance(n_classes, int) or n_classes < 2:
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int):
+            raise InputTypeError(f"n_classes must be an int >= 2, got {n_classes!r}")
+        if n_classes < 2:
             raise ValueError(f"n_classes must be an int >= 2, got {n_classes!r}")
+        if not isinstance(backbone, nn.Module) or not hasattr(getattr(backbone, "config", None), "n_embd"):
+            raise InputTypeError(f"backbone must be a minillm GPT, got {type(backbone).__name__}")
         self.backbone = backbone
         self.config = backbone.config
         self.head = nn.Linear(backbone.config.n_embd, n_classes)
         nn.init.normal_(self.head.weight, std=0.02)
         nn.init.zeros_(self.head.bias)
-        w = None if class_weights is None else torch.as_tensor(class_weights, dtype=torch.float32)
+        w = None
+        if class_weights is not None:
+            try:
+                w = torch.as_tensor(class_weights, dtype=torch.float32)
+            except (TypeError, ValueError, RuntimeError):
+                raise InputTypeError(f"class_weights must be {n_classes} numbers, got {class_weights!r:.60}") from None
         if w is not None and w.shape != (n_classes,):
             raise ValueError(f"class_weights must have {n_classes} entries, got {tuple(w.shape)}")
+        if w is not None and (not torch.isfinite(w).all() or (w < 0).any() or not w.sum() > 0):
+            raise ValueError(f"class_weights must be finite numbers >= 0, not all 0, got {w.tolist()}")
         self.register_buffer("class_weights", w, persistent=False)
 
     def features(self, idx: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -223,6 +301,12 @@ class Classifier(nn.Module):
         logits = self.head(self.features(idx, padding_mask))
         loss = None
         if labels is not None:
+            if not isinstance(labels, torch.Tensor) or labels.shape != logits.shape[:1]:
+                got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+                raise ValueError(f"labels must be a tensor of shape ({logits.size(0)},), one class id per row "
+                                 f"of idx, got {got}")
+            _check_labels("labels", labels.detach().cpu() if labels.device.type == "cpu" else labels[:0],
+                          logits.size(-1))
             w = None if self.class_weights is None else self.class_weights.to(logits.device)
             loss = F.cross_entropy(logits, labels.long(), weight=w)
         return logits, loss
@@ -252,6 +336,10 @@ def freeze(model: nn.Module, train: str = "all") -> int:
     last N blocks), or ``"all"`` (full fine-tuning).
     """
     backbone = model.backbone if isinstance(model, Classifier) else model
+    if not isinstance(model, nn.Module) or not hasattr(backbone, "blocks"):
+        raise InputTypeError(f"model must be a Classifier or a minillm GPT, got {type(model).__name__}")
+    if not isinstance(train, str):
+        raise InputTypeError(f"train must be 'head', 'lastN' (e.g. 'last2') or 'all', got {train!r}")
     n_layer = len(backbone.blocks)
     if train == "all":
         for p in model.parameters():
@@ -278,7 +366,11 @@ def freeze(model: nn.Module, train: str = "all") -> int:
 
 def class_weights(labels, n_classes: int) -> torch.Tensor:
     """Inverse-frequency weights ``n / (K * count_k)``: every class weighs the same in the loss."""
-    counts = torch.bincount(torch.as_tensor(list(labels)), minlength=n_classes).float()
+    n_classes = check_int("n_classes", n_classes, 1)
+    labels = _check_labels("labels", labels, n_classes)
+    if labels.numel() == 0:
+        raise ValueError("labels is empty; class weights need at least one example per class")
+    counts = torch.bincount(labels, minlength=n_classes).float()
     if (counts == 0).any():
         missing = [k for k in range(n_classes) if counts[k] == 0]
         raise ValueError(f"classes {missing} have no example; every class needs at least one")
@@ -287,7 +379,11 @@ def class_weights(labels, n_classes: int) -> torch.Tensor:
 
 def confusion_matrix(pred, true, n_classes: int) -> torch.Tensor:
     """``M[i, j]`` = how many examples of true class ``i`` were predicted as ``j``."""
-    pred, true = torch.as_tensor(pred).long(), torch.as_tensor(true).long()
+    n_classes = check_int("n_classes", n_classes, 1)
+    pred, true = _check_labels("pred", pred, n_classes), _check_labels("true", true, n_classes)
+    if pred.shape != true.shape:
+        raise ValueError(f"pred has {pred.numel()} entries but true has {true.numel()}; pass one prediction "
+                         "per example")
     return torch.bincount(true * n_classes + pred, minlength=n_classes * n_classes).view(
         n_classes, n_classes)
 
@@ -295,8 +391,11 @@ def confusion_matrix(pred, true, n_classes: int) -> torch.Tensor:
 def review_dataset(world, n: int, *, seed: int = 0, positive: float = 0.5):
     """``n`` TinyWorld reviews and labels (1 = positive, 0 = negative), ``positive`` the share
     of positive ones (e.g. 0.8 for an imbalanced set). Returns ``(texts, labels)``."""
-    if not 0.0 < positive < 1.0:
+    if isinstance(positive, (int, float)) and not isinstance(positive, bool) and not 0.0 < positive < 1.0:
         raise ValueError(f"positive is a share in (0, 1), got {positive!r}")
+    check_float("positive", positive, 0, 1, exclusive_minimum=True, exclusive_maximum=True)
+    check_int("n", n, 1)
+    check_int("seed", seed, 0)
     rng = random.Random(seed)
     texts, labels = [], []
     for _ in range(n):
@@ -309,6 +408,12 @@ def review_dataset(world, n: int, *, seed: int = 0, positive: float = 0.5):
 
 def text_examples(tokenizer, texts, labels, max_len: int):
     """``(ids, label)`` examples, each text cut to its first ``max_len`` tokens."""
+    if isinstance(texts, str) or isinstance(labels, str):
+        raise InputTypeError("texts and labels must be lists (one label per text), got a str")
+    texts, labels = list(texts), list(labels)
+    if len(texts) != len(labels):
+        raise ValueError(f"texts has {len(texts)} entries but labels has {len(labels)}; pass one label per text")
+    max_len = check_int("max_len", max_len, 1)
     return [(tokenizer.encode(t)[:max_len], int(lab)) for t, lab in zip(texts, labels)]
 
 

@@ -24,16 +24,26 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .utils import InputTypeError, check_bool, check_float, check_int, check_memory
 
 NEG_INF = float("-inf")
 
 # --- 1. sampling functions --------------------------------------------------------------------
 
 
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
 def _check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature):
+    if not _is_number(temperature):
+        raise InputTypeError(f"temperature must be a finite number >= 0, got {temperature!r} of type "
+                             f"{type(temperature).__name__}")
+    if not math.isfinite(temperature):
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0 (0 = greedy, 1 = the model's own distribution), "
@@ -42,13 +52,20 @@ def _check_temperature(temperature) -> float:
 
 
 def _check_top_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, (bool, np.bool_)):
+        raise InputTypeError(f"top_k must be an int >= 1 (or None for no limit), got {k!r} of type "
+                             f"{type(k).__name__}")
+    k = int(k)
+    if k < 1:
         raise ValueError(f"top_k must be an int >= 1 (or None for no limit), got {k!r}")
     return k
 
 
 def _check_unit(p, name: str, low_open: bool) -> float:
-    ok = isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p)
+    if not _is_number(p):
+        rng = "(0, 1]" if low_open else "[0, 1]"
+        raise InputTypeError(f"{name} must be a number in {rng}, got {p!r} of type {type(p).__name__}")
+    ok = math.isfinite(p)
     if ok:
         ok = (0 < p <= 1) if low_open else (0 <= p <= 1)
     if not ok:
@@ -56,6 +73,25 @@ def _check_unit(p, name: str, low_open: bool) -> float:
         raise ValueError(f"{name} must be a number in {rng}, got {p!r}" +
                          ("; 1 keeps every token" if low_open else "; 0 keeps every token"))
     return float(p)
+
+
+def _check_logits(logits, name: str = "logits") -> torch.Tensor:
+    """``logits`` must be a floating-point tensor ``(..., V)`` with ``V >= 1``."""
+    if not isinstance(logits, torch.Tensor):
+        raise InputTypeError(f"{name} must be a torch.Tensor of shape (..., V), got "
+                             f"{type(logits).__name__}; wrap it with torch.tensor(...)")
+    if not logits.is_floating_point():
+        raise InputTypeError(f"{name} must be a floating-point tensor (scores of the vocabulary), got "
+                             f"dtype {logits.dtype}; use logits.float()")
+    if logits.dim() < 1 or logits.size(-1) == 0:
+        raise ValueError(f"{name} must have shape (..., V) with V >= 1 tokens, got {tuple(logits.shape)}")
+    return logits
+
+
+def _check_generator(generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise InputTypeError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) "
+                             f"or None, got {generator!r}; pass seed=N for a seed")
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -66,6 +102,7 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     :func:`greedy` for it (dividing by 0 is not defined).
     """
     t = _check_temperature(temperature)
+    _check_logits(logits)
     if t == 0:
         raise ValueError("temperature 0 means greedy decoding: use greedy(logits), not a division by 0")
     return logits / t
@@ -78,6 +115,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     Neural Story Generation" (Fan, Lewis and Dauphin, 2018, https://arxiv.org/abs/1805.04833).
     """
     k = _check_top_k(k)
+    _check_logits(logits)
     if k >= logits.size(-1):
         return logits
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]
@@ -93,6 +131,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     https://arxiv.org/abs/1904.09751). Shapes: ``(..., V)`` -> ``(..., V)``.
     """
     p = _check_unit(p, "top_p", low_open=True)
+    _check_logits(logits)
     if p >= 1.0:
         return logits
     sorted_logits, order = logits.sort(dim=-1, descending=True)
@@ -112,6 +151,7 @@ def min_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     ``prob >= p * max_prob`` is ``logit >= max_logit + log(p)``.
     """
     p = _check_unit(p, "min_p", low_open=False)
+    _check_logits(logits)
     if p == 0.0:
         return logits
     threshold = logits.max(dim=-1, keepdim=True).values + math.log(p)
@@ -129,11 +169,29 @@ def repetition_penalty(logits: torch.Tensor, ids: torch.Tensor, penalty: float,
     ``ids`` ``(B, T)`` the history (prompt and generated tokens), ``mask`` ``(B, T)`` bool, False
     at padding. ``penalty = 1`` changes nothing; below 1 it *rewards* repetition.
     """
-    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty > 0 or not math.isfinite(penalty):
+    if not _is_number(penalty):
+        raise InputTypeError(f"repetition_penalty must be a number > 0 (1 = off, 1.1-1.5 typical), got "
+                             f"{penalty!r} of type {type(penalty).__name__}")
+    if not penalty > 0 or not math.isfinite(penalty):
         raise ValueError(f"repetition_penalty must be a number > 0 (1 = off, 1.1-1.5 typical), got {penalty!r}")
+    _check_logits(logits)
+    if not isinstance(ids, torch.Tensor) or ids.is_floating_point() or ids.dtype == torch.bool:
+        got = f"dtype {ids.dtype}" if isinstance(ids, torch.Tensor) else type(ids).__name__
+        raise InputTypeError(f"ids (the history) must be an integer tensor (B, T) of token ids, got {got}")
+    if ids.dim() != logits.dim() or ids.shape[:-1] != logits.shape[:-1]:
+        raise ValueError(f"ids (the history) must have shape {(*logits.shape[:-1], 'T')} to match logits "
+                         f"{tuple(logits.shape)}, got {tuple(ids.shape)}")
+    if mask is not None and (not isinstance(mask, torch.Tensor) or mask.shape != ids.shape):
+        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be a bool tensor shaped like ids {tuple(ids.shape)}, got {got}")
     if penalty == 1.0 or ids.numel() == 0:
         return logits
     weight = torch.ones_like(ids, dtype=logits.dtype) if mask is None else mask.to(logits.dtype)
+    v = logits.size(-1)
+    if ids.device.type == "cpu" and (int(ids.min()) < 0 or int(ids.max()) >= v):
+        bad = ids[(ids < 0) | (ids >= v)].flatten()[0].item()
+        raise ValueError(f"ids (the history) holds token id {bad}, outside the vocabulary of the logits "
+                         f"(0..{v - 1})")
     counts = torch.zeros_like(logits).scatter_add_(-1, ids.long(), weight)
     penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
     return torch.where(counts > 0, penalised, logits)
@@ -141,7 +199,7 @@ def repetition_penalty(logits: torch.Tensor, ids: torch.Tensor, penalty: float,
 
 def greedy(logits: torch.Tensor) -> torch.Tensor:
     """The most likely token of each row: ``(B, V)`` -> ``(B,)``."""
-    return logits.argmax(dim=-1)
+    return _check_logits(logits).argmax(dim=-1)
 
 
 def sample(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -149,8 +207,18 @@ def sample(logits: torch.Tensor, generator: torch.Generator | None = None) -> to
 
     ``generator`` (a seeded ``torch.Generator``) makes the draw repeatable.
     """
+    _check_logits(logits)
+    _check_generator(generator)
     probs = torch.softmax(logits.float(), dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    try:
+        return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    except RuntimeError as exc:  # say which row, in words (checked only on failure: no sync per step)
+        bad = (~torch.isfinite(probs)).any(-1) | (probs < 0).any(-1)
+        if bad.any():
+            row = int(bad.nonzero()[0, 0])
+            raise ValueError(f"logits row {row} has no token left to sample: its values are NaN or all "
+                             "-inf (every token was filtered out, or the model produced NaN)") from None
+        raise ValueError(f"cannot sample from logits of shape {tuple(logits.shape)}: {exc}") from None
 
 
 @dataclass
@@ -186,6 +254,9 @@ def process_logits(logits: torch.Tensor, cfg: SamplingConfig, history: torch.Ten
     (Hugging Face's order.) Returns the logits to sample from; with temperature 0 only the
     repetition penalty applies (greedy takes the argmax of what is left).
     """
+    if not isinstance(cfg, SamplingConfig):
+        raise InputTypeError(f"cfg must be a SamplingConfig(temperature=..., top_k=...), got "
+                             f"{type(cfg).__name__}")
     if cfg.repetition_penalty not in (None, 1.0) and history is not None:
         logits = repetition_penalty(logits, history, cfg.repetition_penalty, history_mask)
     if cfg.temperature == 0:
@@ -238,7 +309,12 @@ class Generation:
 
 def _as_prompt_ids(prompts, tokenizer) -> tuple[list[list[int]], bool]:
     """Prompts (str, list of str, list of ids, list of lists, (B, T) tensor) -> id lists, single?"""
+    if isinstance(prompts, np.ndarray) and prompts.dtype.kind in "iu":
+        prompts = torch.from_numpy(prompts.astype(np.int64))
     if isinstance(prompts, torch.Tensor):
+        if prompts.is_floating_point() or prompts.is_complex() or prompts.dtype == torch.bool:
+            raise InputTypeError(f"a prompt tensor must hold integer token ids, got dtype {prompts.dtype}; "
+                                 "use prompts.long() if the values are token ids")
         if prompts.dim() == 1:
             return [prompts.tolist()], True
         if prompts.dim() == 2:
@@ -246,12 +322,15 @@ def _as_prompt_ids(prompts, tokenizer) -> tuple[list[list[int]], bool]:
         raise ValueError(f"a prompt tensor must be (T,) or (B, T), got shape {tuple(prompts.shape)}")
     if isinstance(prompts, str):
         prompts, single = [prompts], True
-    elif isinstance(prompts, Sequence) and prompts and all(isinstance(i, int) and not isinstance(i, bool) for i in prompts):
-        return [list(prompts)], True
+    elif isinstance(prompts, Sequence) and prompts and all(_is_id(i) for i in prompts):
+        return [[int(i) for i in prompts]], True
     else:
         single = False
     if not isinstance(prompts, Sequence) or len(prompts) == 0:
-        raise ValueError("prompts must be a str, a list of str, a list of token ids, or a list of "
+        if isinstance(prompts, Sequence):
+            raise ValueError("prompts is empty; give a str, a list of str, a list of token ids, or a list "
+                             "of such lists")
+        raise InputTypeError("prompts must be a str, a list of str, a list of token ids, or a list of "
                          f"such lists; got {type(prompts).__name__} {prompts!r:.60}")
     out = []
     for i, p in enumerate(prompts):
@@ -259,11 +338,20 @@ def _as_prompt_ids(prompts, tokenizer) -> tuple[list[list[int]], bool]:
             if tokenizer is None:
                 raise ValueError("text prompts need a tokenizer: generate(model, prompts, tokenizer)")
             out.append(tokenizer.encode(p))
-        elif isinstance(p, (list, tuple)) and all(isinstance(t, int) and not isinstance(t, bool) for t in p):
-            out.append(list(p))
+        elif isinstance(p, (list, tuple)) and all(_is_id(t) for t in p):
+            out.append([int(t) for t in p])
+        elif isinstance(p, (list, tuple)):
+            bad = next(t for t in p if not _is_id(t))
+            raise InputTypeError(f"prompt {i} must be a list of int token ids, but it holds {bad!r} of type "
+                                 f"{type(bad).__name__}")
         else:
-            raise ValueError(f"prompt {i} must be a str or a list of int token ids, got {type(p).__name__}")
+            raise InputTypeError(f"prompt {i} must be a str or a list of int token ids, got "
+                                 f"{type(p).__name__} {p!r:.60}")
     return out, single
+
+
+def _is_id(t) -> bool:
+    return isinstance(t, (int, np.integer)) and not isinstance(t, (bool, np.bool_))
 
 
 def _utf8_complete(b: bytes | bytearray) -> int:
@@ -340,17 +428,44 @@ def _model_device(model) -> torch.device:
     return model.tok_emb.weight.device
 
 
+def _check_model(model, name: str = "model") -> None:
+    """``model`` must be a minillm GPT (the engine needs its config, cache and cached forward)."""
+    cfg = getattr(model, "config", None)
+    if (not isinstance(model, torch.nn.Module) or not hasattr(cfg, "vocab_size") or not hasattr(cfg, "block_size")
+            or not hasattr(model, "forward_cached") or not hasattr(model, "new_cache")):
+        raise InputTypeError(f"{name} must be a minillm GPT (minillm.model.GPT), got {type(model).__name__}"
+                             f"{'' if not isinstance(model, str) else f' {model!r}'}; load one with "
+                             "minillm.pretrained(...) or GPT.load(folder)")
+
+
+def _check_tokenizer(tokenizer) -> None:
+    if tokenizer is not None and not (hasattr(tokenizer, "encode") and hasattr(tokenizer, "decode")
+                                      and hasattr(tokenizer, "decode_bytes")):
+        raise InputTypeError(f"tokenizer must be a minillm tokenizer (with encode, decode and decode_bytes) "
+                             f"or None, got {type(tokenizer).__name__} {tokenizer!r:.40}")
+
+
 def _prepare(model, prompts, tokenizer, max_new_tokens, stop, stop_ids, truncate_prompt, overflow,
              start_id, reserve: int = 0):
     """Check every input of the engine; returns prompt ids, stop ids and the stop strings."""
+    _check_model(model)
+    _check_tokenizer(tokenizer)
     cfg = model.config
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+    if not _is_id(max_new_tokens):
+        raise InputTypeError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r} of type "
+                             f"{type(max_new_tokens).__name__}")
+    max_new_tokens = int(max_new_tokens)
+    if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
-    if overflow not in ("error", "slide"):
+    check_bool("truncate_prompt", truncate_prompt)
+    if not isinstance(overflow, str) or overflow not in ("error", "slide"):
         raise ValueError(f"overflow must be 'error' or 'slide', got {overflow!r}")
     ids, single = _as_prompt_ids(prompts, tokenizer)
     v = cfg.vocab_size
-    if start_id is not None and not (isinstance(start_id, int) and 0 <= start_id < v):
+    if start_id is not None and not _is_id(start_id):
+        raise InputTypeError(f"start_id must be a token id (an int) of this model, got {start_id!r} of type "
+                             f"{type(start_id).__name__}; e.g. tokenizer.token_to_id('<|endoftext|>')")
+    if start_id is not None and not 0 <= start_id < v:
         raise ValueError(f"start_id {start_id!r} is not a token id of this model (0..{v - 1})")
     for i, p in enumerate(ids):
         if not p:
@@ -382,19 +497,35 @@ def _prepare(model, prompts, tokenizer, max_new_tokens, stop, stop_ids, truncate
     if stop_ids is None:
         stop_set = set()
     else:
-        if isinstance(stop_ids, int):
+        if _is_id(stop_ids):
             stop_ids = [stop_ids]
+        if isinstance(stop_ids, (str, bytes)) or not isinstance(stop_ids, (Sequence, set, frozenset, torch.Tensor)):
+            raise InputTypeError(f"stop_ids must be a token id or a list of token ids, got {stop_ids!r:.60}; "
+                                 "for text, pass stop='...'")
+        if isinstance(stop_ids, torch.Tensor):
+            stop_ids = stop_ids.flatten().tolist()
         stop_set = set()
         for s in stop_ids:
-            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < v:
+            if not _is_id(s):
+                raise InputTypeError(f"stop id {s!r} is not a token id (an int) of this model; "
+                                     "use tokenizer.token_to_id('<|end|>') for a special token")
+            s = int(s)
+            if not 0 <= s < v:
                 raise ValueError(f"stop id {s!r} is not a token id of this model (0..{v - 1}); "
                                  "use tokenizer.token_to_id('<|end|>') for a special token")
             stop_set.add(s)
     if stop is None:
         stops = []
     else:
+        if not isinstance(stop, (str, list, tuple, set, frozenset)):
+            raise InputTypeError(f"stop must be a non-empty string or a list of them, got {stop!r} of type "
+                                 f"{type(stop).__name__}; for token ids, pass stop_ids=...")
         stops = [stop] if isinstance(stop, str) else list(stop)
-        if not all(isinstance(s, str) and s for s in stops):
+        wrong = [s for s in stops if not isinstance(s, str)]
+        if wrong:
+            raise InputTypeError(f"stop must be a non-empty string or a list of them, got {stop!r}: "
+                                 f"{wrong[0]!r} is of type {type(wrong[0]).__name__}, not str")
+        if not all(stops):
             raise ValueError(f"stop must be a non-empty string or a list of them, got {stop!r}")
         if tokenizer is None:
             raise ValueError("stop strings are checked on decoded text: pass the tokenizer")
@@ -408,6 +539,7 @@ def _run(model, prompts, tokenizer=None, *, max_new_tokens: int = 64, temperatur
          truncate_prompt: bool = False, overflow: str = "error", start_id: int | None = None):
     """The engine, as a generator: yields ``(tokens (B,), done (B,))`` after every step and
     returns the :class:`Generation` (see :func:`generate` for the arguments)."""
+    _check_model(model)
     cfg = SamplingConfig(temperature, top_k, top_p, min_p, repetition_penalty)
     vocab = getattr(getattr(model, "config", None), "vocab_size", None)
     if top_k is not None and vocab is not None and top_k > vocab:
@@ -415,7 +547,13 @@ def _run(model, prompts, tokenizer=None, *, max_new_tokens: int = 64, temperatur
                          "use top_k=None for no limit")
     ids, _, stop_set, stops = _prepare(model, prompts, tokenizer, max_new_tokens, stop, stop_ids,
                                        truncate_prompt, overflow, start_id)
+    check_bool("use_cache", use_cache)
+    seed = check_int("seed", seed, 0, 2**63 - 1, allow_none=True)
+    _check_generator(generator)
     dev = _model_device(model)
+    # the history (ids, mask) and the log-probabilities grow with max_new_tokens: check before allocating
+    check_memory(len(ids) * (max(map(len, ids)) + max_new_tokens) * 13,
+                 f"max_new_tokens={max_new_tokens} for {len(ids)} prompt(s)", dev)
     if generator is None and seed is not None:
         generator = torch.Generator(device=dev).manual_seed(seed)
     was_training = model.training
@@ -544,6 +682,9 @@ def generate(model, prompts, tokenizer=None, *, max_new_tokens: int = 64, temper
             return fin.value
 
 
+_RUN_ARGS = {"max_new_tokens", "temperature", "top_k", "top_p", "min_p", "repetition_penalty", "stop",
+             "stop_ids", "seed", "generator", "use_cache", "truncate_prompt", "overflow", "start_id"}
+
 # --- 3. streaming -----------------------------------------------------------------------------
 
 
@@ -561,6 +702,10 @@ class stream:  # noqa: N801 - used like a function: `for piece in stream(...)`
     def __init__(self, model, tokenizer, prompt, **kwargs):
         if tokenizer is None:
             raise ValueError("stream needs the tokenizer to turn tokens into text")
+        unknown = sorted(set(kwargs) - _RUN_ARGS)
+        if unknown:
+            raise TypeError(f"stream got an unknown argument {unknown[0]!r}; it takes the arguments of "
+                            f"generate(): {', '.join(sorted(_RUN_ARGS))}")
         ids, _ = _as_prompt_ids(prompt, tokenizer)
         if len(ids) != 1:
             raise ValueError(f"stream takes one prompt, got {len(ids)}; use generate() for a batch")
@@ -619,10 +764,14 @@ def beam_search(model, prompt, tokenizer=None, *, num_beams: int = 4, max_new_to
     ``logprob / length ** length_penalty`` (0 = no normalisation; larger favours longer).
     Returns the hypotheses, best first. One prompt (str with a tokenizer, or a list of ids).
     """
-    if isinstance(num_beams, bool) or not isinstance(num_beams, int) or num_beams < 1:
-        raise ValueError(f"num_beams must be an int >= 1, got {num_beams!r}")
+    num_beams = check_int("num_beams", num_beams, 1)
+    length_penalty = check_float("length_penalty", length_penalty)
     ids, _, stop_set, _ = _prepare(model, prompt, tokenizer, max_new_tokens, None, stop_ids, False,
                                    "error", None)
+    c = model.config
+    # every beam has its own key/value cache rows: n_layer * 2 * (prompt + new) * n_embd floats
+    check_memory(num_beams * c.n_layer * 2 * (len(ids[0]) + max_new_tokens) * c.n_embd * 4,
+                 f"num_beams={num_beams} (one key/value cache per beam)", _model_device(model))
     if len(ids) != 1:
         raise ValueError(f"beam_search takes one prompt, got {len(ids)}")
     dev = _model_device(model)
@@ -723,9 +872,15 @@ def speculative_generate(target, draft, prompt, tokenizer=None, *, max_new_token
     (at the given ``temperature``; 0 = greedy, where the output equals the target's greedy
     output). One prompt; both models must share the tokenizer.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    if not _is_id(k):
+        raise InputTypeError(f"k (draft tokens per round) must be an int >= 1, got {k!r}")
+    if k < 1:
         raise ValueError(f"k (draft tokens per round) must be an int >= 1, got {k!r}")
     temperature = _check_temperature(temperature)
+    _check_model(target, "target")
+    _check_model(draft, "draft")
+    seed = check_int("seed", seed, 0, 2**63 - 1, allow_none=True)
+    _check_generator(generator)
     if draft.config.vocab_size != target.config.vocab_size:
         raise ValueError(f"the draft's vocabulary ({draft.config.vocab_size}) differs from the "
                          f"target's ({target.config.vocab_size}); they must share a tokenizer")
@@ -834,13 +989,30 @@ def score(model, prompts: list[list[int]], completions: list[list[int]]) -> list
     (which of several answers the model prefers) and compute rewards with it. One forward pass
     over the left-padded batch; every row keeps its own positions.
     """
+    _check_model(model)
+    v = model.config.vocab_size
+    for name, lists in (("prompts", prompts), ("completions", completions)):
+        if not isinstance(lists, (list, tuple)) or not all(isinstance(x, (list, tuple)) for x in lists):
+            raise InputTypeError(f"{name} must be a list of lists of token ids (one per row), got "
+                                 f"{lists!r:.60}")
+        for i, row in enumerate(lists):
+            bad = [t for t in row if not _is_id(t)]
+            if bad:
+                raise InputTypeError(f"{name}[{i}] holds {bad[0]!r} of type {type(bad[0]).__name__}; "
+                                     "token ids are ints")
+            out = [t for t in row if not 0 <= t < v]
+            if out:
+                raise ValueError(f"{name}[{i}] holds token id {out[0]}, outside the vocabulary (0..{v - 1}); "
+                                 "do the tokenizer and the model match?")
     if len(prompts) != len(completions):
         raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions; pass one each")
+    if not prompts:
+        raise ValueError("prompts is empty; pass at least one prompt and its completion")
     rows = []
     for i, (p, c) in enumerate(zip(prompts, completions)):
         if not p:
             raise ValueError(f"prompt {i} is empty; the first completion token needs a token before it")
-        rows.append(list(p) + list(c))
+        rows.append([int(t) for t in p] + [int(t) for t in c])
     if max(len(r) for r in rows) > model.config.block_size:
         raise ValueError(f"a prompt plus its completion is longer than the context "
                          f"(block_size={model.config.block_size})")

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .utils import atomic_write
+from .utils import InputTypeError, atomic_write, check_bool, check_float
 
 ADAPTER_FORMAT = "minillm-lora-1"
 
@@ -46,13 +46,9 @@ class LoRALinear(nn.Module):
     def __init__(self, base: nn.Linear, r: int, alpha: float = 1.0, dropout: float = 0.0):
         super().__init__()
         if not isinstance(base, nn.Linear):
-            raise TypeError(f"LoRALinear adapts an nn.Linear, got {type(base).__name__}")
-        limit = min(base.in_features, base.out_features)
-        if isinstance(r, bool) or not isinstance(r, int) or not 1 <= r <= limit:
-            raise ValueError(f"rank r must be an int from 1 to min(in_features, out_features) = "
-                             f"{limit} for this {base.in_features}->{base.out_features} layer, got {r!r}")
-        if not alpha > 0:
-            raise ValueError(f"alpha must be positive, got {alpha!r}")
+            raise InputTypeError(f"LoRALinear adapts an nn.Linear, got {type(base).__name__}")
+        _check_rank(r, base)
+        alpha, dropout = _check_alpha_dropout(alpha, dropout)
         self.base = base
         self.r, self.alpha = r, float(alpha)
         self.scaling = self.alpha / r
@@ -111,6 +107,37 @@ class LoRALinear(nn.Module):
         return f"{self.in_features}->{self.out_features}, r={self.r}, alpha={self.alpha:g}, merged={self.merged}"
 
 
+def _check_rank(r, base: nn.Linear, name: str = "") -> int:
+    limit = min(base.in_features, base.out_features)
+    msg = (f"rank r must be an int from 1 to min(in_features, out_features) = {limit} for this "
+           f"{base.in_features}->{base.out_features} layer{name}, got {r!r}")
+    if isinstance(r, bool) or not isinstance(r, int):
+        raise InputTypeError(msg + f" of type {type(r).__name__}")
+    if not 1 <= r <= limit:
+        raise ValueError(msg)
+    return r
+
+
+def _check_alpha_dropout(alpha, dropout) -> tuple[float, float]:
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and not alpha > 0:
+        raise ValueError(f"alpha must be positive, got {alpha!r}")  # (the wording tests and users know)
+    alpha = check_float("alpha", alpha, 0, exclusive_minimum=True)
+    dropout = check_float("dropout", dropout, 0, 1, exclusive_maximum=True)
+    return alpha, dropout
+
+
+def _check_module(model, name: str = "model") -> None:
+    if not isinstance(model, nn.Module):
+        raise InputTypeError(f"{name} must be a torch nn.Module (a minillm GPT), got {type(model).__name__} "
+                             f"{model!r:.40}")
+
+
+def _check_path(path, name: str = "path") -> Path:
+    if not isinstance(path, (str, Path)) or isinstance(path, str) and not path:
+        raise InputTypeError(f"{name} must be a file path (str or Path), got {path!r}")
+    return Path(path)
+
+
 def _linear_names(model: nn.Module) -> list[str]:
     return [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
 
@@ -127,11 +154,20 @@ def apply_lora(model: nn.Module, r: int = 8, alpha: float = 16.0,
     ``"qkv"`` matches ``blocks.0.attn.qkv``), as in ``peft``. Every target must match at least
     one ``nn.Linear``. Modifies ``model`` in place and returns it; only the adapters train.
     """
+    _check_module(model)
     if isinstance(target_modules, str):
         target_modules = (target_modules,)
+    if not isinstance(target_modules, (list, tuple, set, frozenset)):
+        raise InputTypeError(f"target_modules must be a layer name or a list of them (e.g. ['attn.qkv']), "
+                             f"got {target_modules!r}")
     target_modules = tuple(target_modules)
     if not target_modules:
         raise ValueError("target_modules is empty; name at least one linear layer, e.g. 'attn.qkv'")
+    wrong = [t for t in target_modules if not isinstance(t, str) or not t]
+    if wrong:
+        raise InputTypeError(f"target_modules must hold layer names (non-empty str), got {wrong[0]!r} in "
+                             f"{list(target_modules)!r}")
+    alpha, dropout = _check_alpha_dropout(alpha, dropout)
     linears = _linear_names(model)
     if any(isinstance(m, LoRALinear) for m in model.modules()):
         raise ValueError("this model already has LoRA layers; apply LoRA once")
@@ -139,9 +175,11 @@ def apply_lora(model: nn.Module, r: int = 8, alpha: float = 16.0,
         if not any(_matches(n, t) for n in linears):
             raise ValueError(f"target module {t!r} matches no nn.Linear of the model; its linear "
                              f"layers are: {', '.join(linears[:8])}{' ...' if len(linears) > 8 else ''}")
+    chosen = [n for n in linears if any(_matches(n, t) for t in target_modules)]
+    for name in chosen:  # every rank check before anything is frozen or wrapped
+        _check_rank(r, model.get_submodule(name), f" ({name})")
     for p in model.parameters():
         p.requires_grad_(False)
-    chosen = [n for n in linears if any(_matches(n, t) for t in target_modules)]
     for name in chosen:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
@@ -153,6 +191,7 @@ def apply_lora(model: nn.Module, r: int = 8, alpha: float = 16.0,
 
 def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
     """The model's :class:`LoRALinear` layers by name."""
+    _check_module(model)
     return {n: m for n, m in model.named_modules() if isinstance(m, LoRALinear)}
 
 
@@ -179,6 +218,7 @@ def unmerge_lora(model: nn.Module) -> nn.Module:
 
 def trainable_parameters(model: nn.Module) -> tuple[int, int]:
     """``(trainable, total)`` parameter counts (LoRA's ``A`` and ``B`` included in the total)."""
+    _check_module(model)
     seen, trainable, total = set(), 0, 0
     for p in model.parameters():
         if id(p) in seen:
@@ -217,6 +257,7 @@ def save_adapter(model: nn.Module, path) -> Path:
     """
     from safetensors.torch import save as st_save
 
+    path = _check_path(path)
     layers = _require_lora(model)
     if any(m.merged for m in layers.values()):
         raise ValueError("unmerge the LoRA layers (unmerge_lora) before saving the adapter")
@@ -228,7 +269,6 @@ def save_adapter(model: nn.Module, path) -> Path:
     meta = {"format": ADAPTER_FORMAT, "base": base_fingerprint(model),
             "config": json.dumps({"r": cfg.get("r"), "alpha": cfg.get("alpha"),
                                   "target_modules": cfg.get("target_modules")})}
-    path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"path {str(path)!r} should end in .safetensors")
     with atomic_write(path) as f:
@@ -245,7 +285,9 @@ def load_adapter(model: nn.Module, path, *, check_base: bool = True) -> nn.Modul
     """
     from safetensors import safe_open
 
-    path = Path(path)
+    _check_module(model)
+    path = _check_path(path)
+    check_bool("check_base", check_base)
     if not path.is_file():
         raise FileNotFoundError(f"adapter file {path} not found; write one with save_adapter")
     try:
@@ -255,19 +297,27 @@ def load_adapter(model: nn.Module, path, *, check_base: bool = True) -> nn.Modul
     except Exception as exc:
         raise ValueError(f"{path} is not a readable safetensors adapter ({exc})") from exc
     if meta.get("format") != ADAPTER_FORMAT:
-        raise ValueError(f"{path} is not a minillm LoRA adapter (format {meta.get('format')!r})")
+        raise ValueError(f"{path} is not a minillm LoRA adapter (format {meta.get('format')!r}); write "
+                         "one with save_adapter(model, path)")
+    cfg = _adapter_config(path, meta, tensors)
     if lora_layers(model):
         raise ValueError("the model already has LoRA layers; load the adapter onto a plain base")
-    if check_base and meta["base"] != base_fingerprint(model):
+    if check_base and meta.get("base") != base_fingerprint(model):
         raise ValueError(f"the adapter {path} was trained on another base model (fingerprint "
                          f"{meta['base']}, this model's is {base_fingerprint(model)}); load it onto "
                          "the model it was made for, or pass check_base=False if you know better")
-    cfg = json.loads(meta["config"])
     layer_names = sorted({k.rsplit(".", 1)[0] for k in tensors})
     modules = dict(model.named_modules())
     for name in layer_names:
-        if not isinstance(modules.get(name), nn.Linear):
+        layer = modules.get(name)
+        if not isinstance(layer, nn.Linear):
             raise ValueError(f"the adapter adapts {name!r}, which is not a linear layer of this model")
+        a, b = tensors[f"{name}.lora_A"], tensors[f"{name}.lora_B"]
+        need_a, need_b = (cfg["r"], layer.in_features), (layer.out_features, cfg["r"])
+        if tuple(a.shape) != need_a or tuple(b.shape) != need_b:  # checked before the model changes
+            raise ValueError(f"adapter tensors for {name} have shapes {tuple(a.shape)}, {tuple(b.shape)}; "
+                             f"the layer needs {need_a}, {need_b}: {path} was made for a model of "
+                             "another architecture")
     apply_lora(model, cfg["r"], cfg["alpha"], target_modules=layer_names)
     layers = lora_layers(model)
     with torch.no_grad():
@@ -282,3 +332,28 @@ def load_adapter(model: nn.Module, path, *, check_base: bool = True) -> nn.Modul
             m.lora_B.copy_(b)
     model.lora_config["target_modules"] = cfg.get("target_modules") or layer_names
     return model
+
+
+def _adapter_config(path: Path, meta: dict, tensors: dict) -> dict:
+    """The adapter file's config (rank, alpha), each field checked; errors name the file and field."""
+    try:
+        cfg = json.loads(meta.get("config", ""))
+    except json.JSONDecodeError:
+        raise ValueError(f"{path}: the metadata field 'config' is not valid JSON; the file is damaged, "
+                         "save the adapter again") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{path}: the metadata field 'config' must be a JSON object, got {cfg!r:.60}")
+    r, alpha = cfg.get("r"), cfg.get("alpha")
+    if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+        raise ValueError(f"{path}: config.r must be a positive int (the rank), got {r!r}")
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
+        raise ValueError(f"{path}: config.alpha must be a positive number, got {alpha!r}")
+    if not tensors:
+        raise ValueError(f"{path} holds no tensors; the adapter is empty, save it again")
+    for k in tensors:
+        layer, _, leaf = k.rpartition(".")
+        other = "lora_B" if leaf == "lora_A" else "lora_A"
+        if leaf not in ("lora_A", "lora_B") or f"{layer}.{other}" not in tensors:
+            raise ValueError(f"{path}: tensor {k!r} is not one of a lora_A/lora_B pair; the file is not "
+                             "an adapter written by save_adapter")
+    return cfg

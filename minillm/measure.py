@@ -50,6 +50,9 @@ class PeakMemory:
         from torch.utils._python_dispatch import TorchDispatchMode
         from torch.utils._pytree import tree_flatten
 
+        if self._mode is not None:
+            raise RuntimeError("this PeakMemory is already measuring (nested `with` on the same object); "
+                               "use a second PeakMemory() for the inner block")
         tracker = self
 
         class _Mode(TorchDispatchMode):

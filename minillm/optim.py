@@ -26,6 +26,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .utils import InputTypeError, check_bool, check_float, check_int
+
 NS_COEFFS = (3.4445, -4.7750, 2.0315)  # Jordan's quintic: steep at 0, settles in [0.5, 1.5]
 
 
@@ -39,8 +41,13 @@ def newton_schulz(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.T
     ones grow by at most ``a**5 ~ 480`` and may stay below. Works in ``g``'s dtype (float32 on
     a CPU; bfloat16 is fine on a GPU).
     """
+    if not isinstance(g, torch.Tensor) or not g.is_floating_point():
+        got = f"dtype {g.dtype}" if isinstance(g, torch.Tensor) else type(g).__name__
+        raise InputTypeError(f"g must be a floating-point tensor (..., m, n), got {got}")
     if g.dim() < 2:
         raise ValueError(f"newton_schulz needs a matrix (..., m, n), got shape {tuple(g.shape)}")
+    steps = check_int("steps", steps, 0)
+    eps = check_float("eps", eps, 0)
     a, b, c = NS_COEFFS
     x = g / (g.norm(dim=(-2, -1), keepdim=True) + eps)  # all singular values now <= 1
     wide = x.size(-2) <= x.size(-1)
@@ -50,6 +57,32 @@ def newton_schulz(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.T
         gram = x @ x.mT
         x = a * x + (b * gram + c * gram @ gram) @ x
     return x if wide else x.mT
+
+
+def _check_hyper(h: dict, where: str) -> dict:
+    """Check Muon's hyper-parameters (defaults or one group); messages start with ``where``."""
+    h = dict(h)
+    lr = h["lr"]
+    if isinstance(lr, (int, float)) and not isinstance(lr, bool) and not lr > 0:
+        raise ValueError(f"{where}lr must be positive, got {lr!r}")
+    try:
+        h["lr"] = check_float("lr", lr, 0, exclusive_minimum=True)
+        m = h["momentum"]
+        if isinstance(m, (int, float)) and not isinstance(m, bool) and not 0.0 <= m < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {m!r}")
+        h["momentum"] = check_float("momentum", m, 0, 1, exclusive_maximum=True)
+        h["nesterov"] = check_bool("nesterov", h["nesterov"])
+        h["ns_steps"] = check_int("ns_steps", h["ns_steps"], 1)
+        betas = h["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise InputTypeError(f"betas must be a pair (beta1, beta2) such as (0.9, 0.95), got {betas!r}")
+        h["betas"] = tuple(check_float(f"betas[{k}]", b, 0, 1, exclusive_maximum=True) for k, b in enumerate(betas))
+        h["eps"] = check_float("eps", h["eps"], 0)
+        h["weight_decay"] = check_float("weight_decay", h["weight_decay"], 0)
+        h["use_muon"] = check_bool("use_muon", h["use_muon"])
+    except ValueError as exc:  # InputTypeError is a ValueError too: keep its type, add where
+        raise type(exc)(f"{where}{exc}") from None
+    return h
 
 
 class Muon(torch.optim.Optimizer):
@@ -66,14 +99,12 @@ class Muon(torch.optim.Optimizer):
 
     def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, nesterov: bool = True,
                  ns_steps: int = 5, betas=(0.9, 0.95), eps: float = 1e-8, weight_decay: float = 0.0):
-        if not lr > 0:
-            raise ValueError(f"Muon: lr must be positive, got {lr!r}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"Muon: momentum must be in [0, 1), got {momentum!r}")
         defaults = dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps,
-                        betas=tuple(betas), eps=eps, weight_decay=weight_decay, use_muon=True)
+                        betas=betas, eps=eps, weight_decay=weight_decay, use_muon=True)
+        defaults = _check_hyper(defaults, "Muon: ")
         super().__init__(params, defaults)
-        for group in self.param_groups:
+        for i, group in enumerate(self.param_groups):
+            group.update(_check_hyper(group, f"Muon: param_groups[{i}]: "))
             if group["use_muon"]:
                 bad = [tuple(p.shape) for p in group["params"] if p.dim() != 2]
                 if bad:
@@ -124,6 +155,12 @@ def muon_param_groups(model: nn.Module, *, lr: float, muon_lr: float, weight_dec
     embeddings, norm gains and biases without decay.
     The AdamW groups come first, so ``param_groups[0]["lr"]`` is the familiar AdamW rate.
     """
+    if not isinstance(model, nn.Module):
+        raise InputTypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
+    lr = check_float("lr", lr, 0, exclusive_minimum=True)
+    muon_lr = check_float("muon_lr", muon_lr, 0, exclusive_minimum=True)
+    weight_decay = check_float("weight_decay", weight_decay, 0)
+    muon_weight_decay = check_float("muon_weight_decay", muon_weight_decay, 0, allow_none=True)
     embeds = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
     head, no_decay, hidden, seen = [], [], [], set()
     for name, p in model.named_parameters():

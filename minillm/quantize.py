@@ -31,7 +31,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from .utils import atomic_write
+from .utils import InputTypeError, atomic_write, check_bool, check_int, check_output_dir, read_json
 
 WEIGHTS_FILE = "quantized.safetensors"
 CONFIG_FILE = "quantization.json"
@@ -47,7 +47,7 @@ def _check_weight(w) -> torch.Tensor:
 
 
 def _check_bits(bits) -> int:
-    if bits not in (4, 8):
+    if isinstance(bits, bool) or bits not in (4, 8):
         raise ValueError(f"bits must be 4 or 8, got {bits!r}")
     return bits
 
@@ -70,6 +70,12 @@ def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """Back to float32: ``q * scale`` row by row. ``q`` (out, in) int8, ``scale`` (out,)."""
+    if not isinstance(q, torch.Tensor) or q.dtype != torch.int8 or q.dim() != 2:
+        got = f"{q.dtype} {tuple(q.shape)}" if isinstance(q, torch.Tensor) else type(q).__name__
+        raise InputTypeError(f"q must be an int8 tensor (out, in) from quantize_int8, got {got}")
+    if not isinstance(scale, torch.Tensor) or scale.shape != q.shape[:1]:
+        got = tuple(scale.shape) if isinstance(scale, torch.Tensor) else type(scale).__name__
+        raise ValueError(f"scale must be a tensor of shape ({q.shape[0]},), one per row of q, got {got}")
     return q.float() * scale[:, None]
 
 
@@ -82,7 +88,12 @@ def pack_int4(codes: torch.Tensor) -> torch.Tensor:
     Code ``2i`` goes in the low nibble of byte ``i``, code ``2i + 1`` in the high nibble.
     (..., n) -> (..., n // 2) uint8.
     """
-    if codes.shape[-1] % 2:
+    if not isinstance(codes, torch.Tensor) or codes.dtype == torch.bool:
+        got = f"dtype {codes.dtype}" if isinstance(codes, torch.Tensor) else type(codes).__name__
+        raise InputTypeError(f"codes must be a tensor of 4-bit codes 0..15, got {got}")
+    if codes.is_floating_point() and not torch.equal(codes, codes.round()):
+        raise ValueError("codes must be whole numbers 0..15 (4-bit codes), got fractional values; round them")
+    if codes.dim() == 0 or codes.shape[-1] % 2:
         raise ValueError(f"codes' last dimension must be even to pack two per byte, got {codes.shape[-1]}")
     if codes.numel() and (codes.min() < 0 or codes.max() > 15):
         raise ValueError("codes must lie in [0, 15] (4 bits)")
@@ -92,6 +103,9 @@ def pack_int4(codes: torch.Tensor) -> torch.Tensor:
 
 def unpack_int4(packed: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`pack_int4`: (..., m) uint8 -> (..., 2m) codes 0..15 (uint8)."""
+    if not isinstance(packed, torch.Tensor) or packed.dtype != torch.uint8:
+        got = f"dtype {packed.dtype}" if isinstance(packed, torch.Tensor) else type(packed).__name__
+        raise InputTypeError(f"packed must be a uint8 tensor from pack_int4, got {got}")
     low, high = packed & 0x0F, packed >> 4
     return torch.stack([low, high], dim=-1).flatten(-2)
 
@@ -110,7 +124,8 @@ def quantize_int4(w: torch.Tensor, group_size: int = 64, symmetric: bool = True)
     Each weight comes back within ``scale / 2`` of where it was.
     """
     w = _check_weight(w)
-    if not isinstance(group_size, int) or group_size < 2 or group_size % 2:
+    check_bool("symmetric", symmetric)
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 2 or group_size % 2:
         raise ValueError(f"group_size must be an even int >= 2, got {group_size!r} (32, 64 or 128 are usual)")
     out_f, in_f = w.shape
     if in_f % group_size:
@@ -134,7 +149,16 @@ def quantize_int4(w: torch.Tensor, group_size: int = 64, symmetric: bool = True)
 def dequantize_int4(packed: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor) -> torch.Tensor:
     """Back to float32 (out, in) from :func:`quantize_int4`'s ``(packed, scale, zero)``."""
     codes = unpack_int4(packed).float()
+    if codes.dim() != 2:
+        raise ValueError(f"packed must be 2-D (out, in // 2), got {tuple(packed.shape)}")
     out_f, in_f = codes.shape
+    for name, t in (("scale", scale), ("zero", zero)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 2 or t.shape[0] != out_f or t.shape[1] == 0 \
+                or in_f % t.shape[1]:
+            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name} must have shape ({out_f}, n_groups) with n_groups dividing {in_f}, got {got}")
+    if zero.shape != scale.shape:
+        raise ValueError(f"zero has shape {tuple(zero.shape)} but scale has {tuple(scale.shape)}; they must match")
     n_groups = scale.shape[1]
     g = codes.view(out_f, n_groups, in_f // n_groups)
     return ((g - zero.float()[..., None]) * scale[..., None]).view(out_f, in_f)
@@ -154,6 +178,13 @@ class QuantLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, bits: int = 8,
                  group_size: int = 64, symmetric: bool = True):
         super().__init__()
+        in_features = check_int("in_features", in_features, 1)
+        out_features = check_int("out_features", out_features, 1)
+        check_bool("bias", bias)
+        check_bool("symmetric", symmetric)
+        _check_bits(bits)
+        if bits == 4:
+            _check_group_size(group_size)
         self.in_features, self.out_features = in_features, out_features
         self.bits, self.group_size, self.symmetric = _check_bits(bits), group_size, symmetric
         if bits == 8:
@@ -173,7 +204,7 @@ class QuantLinear(nn.Module):
                     symmetric: bool = True) -> QuantLinear:
         """Quantise an ``nn.Linear``'s weight (the bias stays in float32)."""
         if not isinstance(linear, nn.Linear):
-            raise TypeError(f"linear must be an nn.Linear, got {type(linear).__name__}")
+            raise InputTypeError(f"linear must be an nn.Linear, got {type(linear).__name__}")
         q = cls(linear.in_features, linear.out_features, linear.bias is not None, bits, group_size, symmetric)
         q.to(linear.weight.device)
         if bits == 8:
@@ -204,6 +235,20 @@ class QuantLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bits={self.bits}{g}"
 
 
+def _check_group_size(group_size) -> int:
+    if isinstance(group_size, bool) or not isinstance(group_size, int):
+        raise InputTypeError(f"group_size must be an even int >= 2, got {group_size!r} (32, 64 or 128 are usual)")
+    if group_size < 2 or group_size % 2:
+        raise ValueError(f"group_size must be an even int >= 2, got {group_size!r} (32, 64 or 128 are usual)")
+    return group_size
+
+
+def _check_module(model) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise InputTypeError(f"model must be a torch nn.Module (a minillm GPT), got {type(model).__name__}")
+    return model
+
+
 def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
@@ -217,8 +262,16 @@ def quantize_model(model: nn.Module, bits: int = 8, group_size: int = 64, symmet
     With ``bits=4`` each layer's ``in_features`` must divide by ``group_size``; a layer that does
     not is an error, or is left in float when ``skip_indivisible=True``.
     """
+    _check_module(model)
     _check_bits(bits)
+    if bits == 4:
+        _check_group_size(group_size)
+    check_bool("symmetric", symmetric)
+    check_bool("skip_indivisible", skip_indivisible)
     targets = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and n]
+    if not targets:
+        raise ValueError("model has no nn.Linear layer to quantise (already quantised, or not a network "
+                         "of linear layers)")
     for name, linear in targets:
         if bits == 4 and linear.in_features % group_size:
             if skip_indivisible:
@@ -233,6 +286,7 @@ def quantize_model(model: nn.Module, bits: int = 8, group_size: int = 64, symmet
 
 def model_size_bytes(model: nn.Module) -> int:
     """Bytes taken by a model's parameters and buffers (a tensor shared by two layers counts once)."""
+    _check_module(model)
     seen, total = set(), 0
     for t in [*model.parameters(), *model.buffers()]:
         key = (t.data_ptr(), t.numel(), t.dtype)
@@ -248,7 +302,8 @@ def model_size_bytes(model: nn.Module) -> int:
 def save_quantized(model: nn.Module, directory) -> Path:
     """Write a quantised model: ``quantized.safetensors`` (every tensor) and ``quantization.json``
     (which layers are quantised, and how). Both writes are atomic."""
-    directory = Path(directory)
+    _check_module(model)
+    directory = check_output_dir(directory, "directory")
     layers = {n: m.config() for n, m in model.named_modules() if isinstance(m, QuantLinear)}
     if not layers:
         raise ValueError("model has no QuantLinear layer; call quantize_model(model, bits) first")
@@ -264,14 +319,30 @@ def save_quantized(model: nn.Module, directory) -> Path:
 def load_quantized(model: nn.Module, directory) -> nn.Module:
     """Load what :func:`save_quantized` wrote into ``model``, a fresh float model of the same
     architecture: the listed layers become :class:`QuantLinear` and every tensor is restored."""
+    _check_module(model)
+    if not isinstance(directory, (str, Path)):
+        raise InputTypeError(f"directory must be a folder path (str or Path), got {directory!r}")
     directory = Path(directory)
     cfg_path, w_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
     for p in (cfg_path, w_path):
         if not p.exists():
             raise FileNotFoundError(f"no {p.name} in {directory}; was it written by save_quantized?")
-    cfg = json.loads(cfg_path.read_text())
+    cfg = read_json(cfg_path, dict, "a minillm quantisation config")
     if cfg.get("format") != "minillm-quantized":
         raise ValueError(f"{cfg_path} is not a minillm quantisation config")
+    if not isinstance(cfg.get("layers"), dict) or not cfg["layers"]:
+        raise ValueError(f"{cfg_path}: the field 'layers' must be a non-empty object {{layer name: settings}}, "
+                         f"got {cfg.get('layers')!r:.60}; the file is damaged, save the model again")
+    fields = {"in_features": int, "out_features": int, "bias": bool, "bits": int, "group_size": int,
+              "symmetric": bool}
+    for name, c in cfg["layers"].items():
+        if not isinstance(c, dict):
+            raise ValueError(f"{cfg_path}: layers.{name} must be an object of settings, got {c!r:.60}")
+        for key, kind in fields.items():
+            v = c.get(key)
+            if not isinstance(v, kind) or kind is int and isinstance(v, bool):
+                raise ValueError(f"{cfg_path}: layers.{name}.{key} must be {kind.__name__}, got {v!r}; the file "
+                                 "is damaged, save the model again")
     for name, c in cfg["layers"].items():
         try:
             old = model.get_submodule(name)
@@ -281,7 +352,11 @@ def load_quantized(model: nn.Module, directory) -> nn.Module:
             raise ValueError(f"layer {name!r} of this model does not match {cfg_path}: {old} vs {c}")
         q = QuantLinear(c["in_features"], c["out_features"], c["bias"], c["bits"], c["group_size"], c["symmetric"])
         _set_module(model, name, q.to(old.weight.device))
-    tensors = load_file(str(w_path))
+    try:
+        tensors = load_file(str(w_path))
+    except Exception as exc:  # safetensors raises its own error type for a damaged header
+        raise ValueError(f"{w_path} is not a readable safetensors file ({exc}); it is damaged, save the "
+                         "model again") from None
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise ValueError(f"{w_path} does not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}")
@@ -299,6 +374,8 @@ _GGUF_TOP = {"tok_emb": "token_embd", "pos_emb": "position_embd", "norm_f": "out
 
 def gguf_name(name: str) -> str:
     """minillm tensor name -> llama.cpp's GPT-2 name (``blocks.3.mlp.fc.weight`` -> ``blk.3.ffn_up.weight``)."""
+    if not isinstance(name, str):
+        raise InputTypeError(f"name must be a tensor name (str), got {name!r}")
     module, _, leaf = name.rpartition(".")
     if module in _GGUF_TOP:
         return f"{_GGUF_TOP[module]}.{leaf}"
@@ -326,7 +403,7 @@ def export_gguf(model, path, dtype: str = "f32") -> Path:
 
     c = getattr(model, "config", None)
     if c is None or not hasattr(c, "n_layer"):
-        raise TypeError(f"model must be a minillm GPT, got {type(model).__name__}")
+        raise InputTypeError(f"model must be a minillm GPT, got {type(model).__name__}")
     wrong = {k: getattr(c, k) for k, v in dict(norm="layernorm", pos="learned", bias=True, gelu="tanh").items()
              if getattr(c, k) != v}
     if wrong:

@@ -26,6 +26,8 @@ from collections.abc import Callable, Hashable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .utils import InputTypeError, check_float
+
 WORD_RE = re.compile(r"\w+")
 
 DEFAULT_TEMPLATE = "Use the context to answer.\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
@@ -34,14 +36,32 @@ DEFAULT_TEMPLATE = "Use the context to answer.\n\nContext:\n{context}\n\nQuestio
 def tokenize(text: str) -> list[str]:
     """BM25's document tokenizer: lower-case words (runs of letters, digits and ``_``)."""
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise InputTypeError(f"text must be a str, got {type(text).__name__}")
     return WORD_RE.findall(text.lower())
 
 
 def _check_k(k) -> int:
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+    if not isinstance(k, int) or isinstance(k, bool):
+        raise InputTypeError(f"k must be an int >= 1, got {k!r} of type {type(k).__name__}")
+    if k < 1:
         raise ValueError(f"k must be an int >= 1, got {k!r}")
     return k
+
+
+def _check_ids(ids) -> list:
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, (Sequence, range)):
+        raise InputTypeError(f"ids must be a list of document names, got {type(ids).__name__} {ids!r:.40}")
+    ids = list(ids)
+    seen = set()
+    for i in ids:
+        try:
+            dup = i in seen
+        except TypeError:
+            raise InputTypeError(f"ids must hold hashable names (str, int), got {i!r:.40}") from None
+        if dup:
+            raise ValueError(f"ids holds {i!r} twice; every document needs its own id")
+        seen.add(i)
+    return ids
 
 
 def _ranked(scores: torch.Tensor, ids: list, k: int) -> list[tuple[Hashable, float]]:
@@ -70,18 +90,28 @@ class BM25:
 
     def __init__(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25,
                  tokenizer: Callable[[str], list[str]] = tokenize):
-        if not k1 >= 0:
+        if isinstance(k1, (int, float)) and not isinstance(k1, bool) and not k1 >= 0:
             raise ValueError(f"k1 must be >= 0, got {k1!r} (1.2 to 2.0 is usual)")
-        if not 0 <= b <= 1:
+        k1 = check_float("k1", k1, 0)
+        if isinstance(b, (int, float)) and not isinstance(b, bool) and not 0 <= b <= 1:
             raise ValueError(f"b must lie in [0, 1], got {b!r} (0.75 is usual)")
+        b = check_float("b", b, 0, 1)
+        epsilon = check_float("epsilon", epsilon, 0)
+        if not callable(tokenizer):
+            raise InputTypeError(f"tokenizer must be a function text -> list of words, got {tokenizer!r}")
         self.k1, self.b, self.epsilon, self.tokenizer = k1, b, epsilon, tokenizer
         self.ids: list = []
 
     def index(self, docs: Sequence[str], ids: Sequence[Hashable] | None = None) -> BM25:
         """Index ``docs`` (a list of strings); ``ids`` name them (positions 0..N-1 by default)."""
+        if not isinstance(docs, (str, Sequence)):
+            raise InputTypeError(f"docs must be a non-empty list of strings, got {type(docs).__name__}")
         if isinstance(docs, str) or len(docs) == 0:
             raise ValueError("docs must be a non-empty list of strings; the index would be empty")
-        ids = list(range(len(docs))) if ids is None else list(ids)
+        wrong = [d for d in docs if not isinstance(d, str)]
+        if wrong:
+            raise InputTypeError(f"docs must hold strings, got {wrong[0]!r:.40} of type {type(wrong[0]).__name__}")
+        ids = list(range(len(docs))) if ids is None else _check_ids(ids)
         if len(ids) != len(docs):
             raise ValueError(f"ids has {len(ids)} entries but docs has {len(docs)}")
         tokens = [self.tokenizer(d) for d in docs]
@@ -121,6 +151,14 @@ class BM25:
         return _ranked(self.scores(query), self.ids, _check_k(k))
 
 
+def _as_floats(x, name: str) -> torch.Tensor:
+    try:
+        return torch.as_tensor(x, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        raise InputTypeError(f"{name} must be a tensor (or nested list) of numbers, got {type(x).__name__} "
+                             f"{x!r:.40}") from None
+
+
 class DenseIndex:
     """Cosine-similarity search over embedding vectors (however they were made).
 
@@ -130,7 +168,9 @@ class DenseIndex:
     """
 
     def __init__(self, embeddings: torch.Tensor, ids: Sequence[Hashable] | None = None):
-        emb = torch.as_tensor(embeddings, dtype=torch.float32)
+        emb = _as_floats(embeddings, "embeddings")
+        if emb.numel() and not torch.isfinite(emb).all():
+            raise ValueError("embeddings hold NaN or infinity; every vector must be finite")
         if emb.dim() != 2 or emb.shape[0] == 0:
             raise ValueError(
                 f"embeddings must be a non-empty (N, D) tensor, got shape {tuple(emb.shape)}; "
@@ -140,20 +180,24 @@ class DenseIndex:
         if (norms == 0).any():
             bad = torch.nonzero(norms == 0).flatten()[:5].tolist()
             raise ValueError(f"embeddings rows {bad} are all zeros; a cosine needs a non-zero vector")
-        self.ids = list(range(emb.shape[0])) if ids is None else list(ids)
+        self.ids = list(range(emb.shape[0])) if ids is None else _check_ids(ids)
         if len(self.ids) != emb.shape[0]:
             raise ValueError(f"ids has {len(self.ids)} entries but embeddings has {emb.shape[0]} rows")
         self.unit = emb / norms[:, None]
 
     def search(self, query: torch.Tensor, k: int = 5):
         _check_k(k)
-        q = torch.as_tensor(query, dtype=torch.float32)
+        q = _as_floats(query, "query")
+        given = tuple(q.shape)
         single = q.dim() == 1
         q = q[None] if single else q
         if q.dim() != 2 or q.shape[1] != self.unit.shape[1]:
             raise ValueError(
-                f"query must have shape (D,) or (Q, D) with D={self.unit.shape[1]}, got {tuple(query.shape)}"
+                f"query must have shape (D,) or (Q, D) with D={self.unit.shape[1]}, got {given}"
             )
+        if not torch.isfinite(q).all() or (q.norm(dim=1) == 0).any():
+            raise ValueError("query holds NaN, infinity or an all-zero vector; a cosine needs a finite, "
+                             "non-zero vector")
         sims = F.normalize(q, dim=1) @ self.unit.T  # (Q, N)
         results = [_ranked(row, self.ids, k) for row in sims]
         return results[0] if single else results
@@ -162,6 +206,9 @@ class DenseIndex:
 def recall_at_k(retrieved_ids: Sequence, relevant_ids, k: int) -> float:
     """The fraction of ``relevant_ids`` found among the first ``k`` of ``retrieved_ids``."""
     _check_k(k)
+    for name, v in (("retrieved_ids", retrieved_ids), ("relevant_ids", relevant_ids)):
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+            raise InputTypeError(f"{name} must be a list of document ids, got {type(v).__name__} {v!r:.40}")
     relevant = set(relevant_ids)
     if not relevant:
         raise ValueError("relevant_ids is empty; recall needs at least one relevant document")
@@ -169,11 +216,11 @@ def recall_at_k(retrieved_ids: Sequence, relevant_ids, k: int) -> float:
 
 
 def _count_tokens(tokenizer) -> Callable[[str], int]:
-    if hasattr(tokenizer, "encode"):
+    if hasattr(tokenizer, "encode") and not isinstance(tokenizer, (str, bytes)):
         return lambda s: len(tokenizer.encode(s))
     if callable(tokenizer):
         return lambda s: len(tokenizer(s))
-    raise TypeError(f"tokenizer must have an encode(text) method or be callable, got {tokenizer!r}")
+    raise InputTypeError(f"tokenizer must have an encode(text) method or be callable, got {tokenizer!r}")
 
 
 def assemble_prompt(
@@ -192,9 +239,22 @@ def assemble_prompt(
     ``tokenizer`` is anything with ``encode(text) -> ids`` (a :class:`~minillm.tokenizer.BPETokenizer`)
     or a callable ``text -> ids``; token counts are measured on the whole prompt.
     """
+    if not isinstance(question, str):
+        raise InputTypeError(f"question must be a str, got {question!r:.40} of type {type(question).__name__}")
+    if isinstance(passages, (str, bytes)) or not isinstance(passages, Sequence):
+        raise InputTypeError(f"passages must be a list of strings (best first), got {type(passages).__name__} "
+                             f"{passages!r:.40}")
+    wrong = [p for p in passages if not isinstance(p, str)]
+    if wrong:
+        raise InputTypeError(f"passages must hold strings, got {wrong[0]!r:.40} of type {type(wrong[0]).__name__}")
+    for name, v in (("template", template), ("separator", separator)):
+        if not isinstance(v, str):
+            raise InputTypeError(f"{name} must be a str, got {v!r:.40} of type {type(v).__name__}")
     if "{context}" not in template or "{question}" not in template:
         raise ValueError("template must contain the fields {context} and {question}")
-    if not isinstance(max_tokens, int) or max_tokens < 1:
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+        raise InputTypeError(f"max_tokens must be a positive int, got {max_tokens!r}")
+    if max_tokens < 1:
         raise ValueError(f"max_tokens must be a positive int, got {max_tokens!r}")
     count = _count_tokens(tokenizer)
 

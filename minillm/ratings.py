@@ -29,10 +29,20 @@ from collections.abc import Callable, Hashable, Sequence
 
 import torch
 
+from .utils import InputTypeError, check_float, check_int
+
 Match = tuple[Hashable, Hashable, float]
 
 
 def _check_matches(matches, players=None) -> list[Match]:
+    if isinstance(matches, (str, bytes)) or not hasattr(matches, "__iter__"):
+        raise InputTypeError(f"matches must be a list of (a, b, outcome) tuples, got {type(matches).__name__} "
+                             f"{matches!r:.40}")
+    if players is not None:
+        if isinstance(players, (str, bytes)) or not hasattr(players, "__iter__"):
+            raise InputTypeError(f"players must be a list of player names, got {type(players).__name__} {players!r:.40}")
+        if len(set(players)) != len(list(players)):
+            raise ValueError(f"players names a player twice ({list(players)!r:.60}); list each once")
     matches = list(matches)
     if not matches:
         raise ValueError("matches is empty; pass at least one (a, b, outcome) vote")
@@ -41,7 +51,13 @@ def _check_matches(matches, players=None) -> list[Match]:
         if not isinstance(m, (tuple, list)) or len(m) != 3:
             raise ValueError(f"matches[{i}] must be a tuple (a, b, outcome), got {m!r}")
         a, b, outcome = m
-        if outcome not in (0, 0.5, 1):
+        for p in (a, b):
+            try:
+                hash(p)
+            except TypeError:
+                raise InputTypeError(f"matches[{i}] names player {p!r:.40}, which is not hashable; use "
+                                     "str or int names") from None
+        if isinstance(outcome, bool) or outcome not in (0, 0.5, 1):
             raise ValueError(f"matches[{i}] has outcome {outcome!r}; use 1 (a won), 0 (b won) or 0.5 (tie)")
         if a == b:
             raise ValueError(f"matches[{i}] has player {a!r} playing itself")
@@ -59,8 +75,11 @@ def elo_ratings(matches, k: float = 32, initial: float = 1000, scale: float = 40
     the match ``R_a += k * (outcome - expected)`` and ``R_b`` moves by the opposite amount.
     """
     matches = _check_matches(matches)
-    if not k > 0:
+    if isinstance(k, (int, float)) and not isinstance(k, bool) and not k > 0:
         raise ValueError(f"k must be > 0, got {k!r} (32 is usual)")
+    k = check_float("k", k, 0, exclusive_minimum=True)
+    initial = check_float("initial", initial)
+    scale = check_float("scale", scale, 0, exclusive_minimum=True)
     ratings: dict = {}
     for a, b, outcome in matches:
         ra, rb = ratings.setdefault(a, float(initial)), ratings.setdefault(b, float(initial))
@@ -81,8 +100,11 @@ def bradley_terry_fit(matches, players: Sequence[Hashable] | None = None, prior:
     Multiply by ``400 / ln 10`` (about 173.7) for Elo-like points.
     """
     matches = _check_matches(matches, players)
-    if not prior > 0:
+    if isinstance(prior, (int, float)) and not isinstance(prior, bool) and not prior > 0:
         raise ValueError(f"prior must be > 0 (it keeps a player with no wins finite), got {prior!r}")
+    prior = check_float("prior", prior, 0, exclusive_minimum=True)
+    tol = check_float("tol", tol, 0)
+    max_iter = check_int("max_iter", max_iter, 1)
     if players is None:
         players = list(dict.fromkeys(p for a, b, _ in matches for p in (a, b)))
     players = list(players)
@@ -119,10 +141,16 @@ def bootstrap_ci(matches, fn: Callable, n: int = 200, alpha: float = 0.05, seed:
     a resample is left out of that resample's values.
     """
     matches = _check_matches(matches)
-    if not isinstance(n, int) or n < 2:
+    if not callable(fn):
+        raise InputTypeError(f"fn must be a function matches -> number or {{player: number}}, got {fn!r}")
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise InputTypeError(f"n must be an int >= 2 (resamples), got {n!r}")
+    if n < 2:
         raise ValueError(f"n must be an int >= 2 (resamples), got {n!r}")
-    if not 0 < alpha < 1:
+    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r} (0.05 gives a 95% interval)")
+    alpha = check_float("alpha", alpha, 0, 1, exclusive_minimum=True, exclusive_maximum=True)
+    seed = check_int("seed", seed, 0)
     rng = random.Random(seed)
     samples = [fn(rng.choices(matches, k=len(matches))) for _ in range(n)]
     q = torch.tensor([alpha / 2, 1 - alpha / 2], dtype=torch.float64)
@@ -131,6 +159,10 @@ def bootstrap_ci(matches, fn: Callable, n: int = 200, alpha: float = 0.05, seed:
         lo, hi = torch.quantile(torch.tensor(values, dtype=torch.float64), q).tolist()
         return lo, hi
 
+    for s in samples:
+        if not isinstance(s, dict) and (isinstance(s, bool) or not isinstance(s, (int, float))):
+            raise InputTypeError(f"fn must return a number or a {{player: number}} dict, got {s!r:.40} of type "
+                                 f"{type(s).__name__}")
     if isinstance(samples[0], dict):
         keys = list(dict.fromkeys(k for s in samples for k in s))
         return {k: interval([s[k] for s in samples if k in s]) for k in keys}
@@ -138,6 +170,8 @@ def bootstrap_ci(matches, fn: Callable, n: int = 200, alpha: float = 0.05, seed:
 
 
 def _verdict(judge, first, second) -> float:
+    if not callable(judge):
+        raise InputTypeError(f"judge must be a function (first, second) -> 1, 0 or 0.5, got {judge!r}")
     v = judge(first, second)
     if v not in (0, 0.5, 1):
         raise ValueError(f"judge returned {v!r}; it must return 1 (first better), 0 (second) or 0.5 (tie)")
@@ -155,9 +189,14 @@ def position_bias(judge: Callable, pairs: Sequence[tuple]) -> dict:
     - ``consistency``: the fraction of pairs that get the same verdict in both orders;
     - ``n_pairs``.
     """
+    if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__iter__"):
+        raise InputTypeError(f"pairs must be a list of (answer_a, answer_b), got {type(pairs).__name__} {pairs!r:.40}")
     pairs = list(pairs)
     if not pairs:
         raise ValueError("pairs is empty; pass at least one (answer_a, answer_b)")
+    for i, p in enumerate(pairs):
+        if not isinstance(p, (tuple, list)) or len(p) != 2:
+            raise ValueError(f"pairs[{i}] must be a pair (answer_a, answer_b), got {p!r:.60}")
     first_wins = decided = consistent = 0
     for a, b in pairs:
         v1, v2 = _verdict(judge, a, b), _verdict(judge, b, a)

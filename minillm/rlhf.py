@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import atomic_write
+from .utils import InputTypeError, atomic_write, check_bool, check_float, check_int, read_json
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -60,7 +60,7 @@ def _tensor(x, name: str) -> torch.Tensor:
         try:
             x = torch.as_tensor(x, dtype=torch.float32)
         except (TypeError, ValueError) as e:
-            raise TypeError(f"{name} must be a tensor of numbers, got {type(x).__name__}") from e
+            raise InputTypeError(f"{name} must be a tensor of numbers, got {type(x).__name__}") from e
     if not torch.is_floating_point(x):
         x = x.float()
     return x
@@ -103,7 +103,7 @@ class PreferencePair:
     def __post_init__(self):
         for field in ("prompt", "chosen", "rejected"):
             if not isinstance(getattr(self, field), str):
-                raise TypeError(f"PreferencePair.{field} must be a str, got {getattr(self, field)!r}")
+                raise InputTypeError(f"PreferencePair.{field} must be a str, got {getattr(self, field)!r}")
         if self.chosen == self.rejected:
             raise ValueError(
                 f"PreferencePair has identical chosen and rejected answers ({self.chosen!r}) for "
@@ -127,9 +127,12 @@ class Labeller:
     def __init__(self, score_fn: Callable[[str], float], temperature: float = 1.0,
                  with_prompt: bool = False):
         if not callable(score_fn):
-            raise TypeError(f"score_fn must be a callable text -> score, got {score_fn!r}")
-        if not isinstance(temperature, (int, float)) or not temperature >= 0:
-            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+            raise InputTypeError(f"score_fn must be a callable text -> score, got {score_fn!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+            raise InputTypeError(f"temperature must be a number >= 0, got {temperature!r}")
+        if not temperature >= 0 or not math.isfinite(temperature):
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        check_bool("with_prompt", with_prompt)
         self.score_fn = score_fn
         self.temperature = float(temperature)
         self.with_prompt = bool(with_prompt)
@@ -159,7 +162,7 @@ class Labeller:
         if a == b:
             raise ValueError(f"prefer got the same answer twice ({a!r}); pass two different answers")
         if not hasattr(rng, "random"):
-            raise TypeError(f"rng must have a random() method (e.g. random.Random(0)), got {rng!r}")
+            raise InputTypeError(f"rng must have a random() method (e.g. random.Random(0)), got {rng!r}")
         return 0 if rng.random() < self.prob_prefers_first(a, b, prompt) else 1
 
     def label(self, prompt: str, a: str, b: str, rng) -> PreferencePair:
@@ -191,7 +194,7 @@ def save_preferences(pairs: Sequence[PreferencePair], path) -> Path:
     pairs = list(pairs)
     for i, p in enumerate(pairs):
         if not isinstance(p, PreferencePair):
-            raise TypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
+            raise InputTypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
     path = Path(path)
     with atomic_write(path, "w") as f:
         json.dump({"pairs": [asdict(p) for p in pairs]}, f, indent=1, ensure_ascii=False)
@@ -200,19 +203,25 @@ def save_preferences(pairs: Sequence[PreferencePair], path) -> Path:
 
 def load_preferences(path) -> list[PreferencePair]:
     """Read the pairs :func:`save_preferences` wrote. An empty file of labels is an error."""
+    if not isinstance(path, (str, Path)):
+        raise InputTypeError(f"path must be a file path (str or Path), got {path!r}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no preference file at {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"preference file {path} is not valid JSON: {e}") from e
-    if not isinstance(data, dict) or not isinstance(data.get("pairs"), list):
+        data = read_json(path, dict, "a preference file")
+    except ValueError as e:
+        raise ValueError(f"preference file {e}") from None
+    if not isinstance(data.get("pairs"), list):
         raise ValueError(f"preference file {path} must hold {{'pairs': [...]}}")
     if not data["pairs"]:
         raise ValueError(f"preference file {path} holds no pairs; label some answers first")
     out = []
     for i, d in enumerate(data["pairs"]):
+        extra = sorted(set(d) - {"prompt", "chosen", "rejected"}) if isinstance(d, dict) else []
+        if extra:
+            raise ValueError(f"preference file {path}: pair {i} has unknown field {extra[0]!r}; a pair holds "
+                             "'prompt', 'chosen' and 'rejected'")
         try:
             out.append(PreferencePair(d["prompt"], d["chosen"], d["rejected"]))
         except (KeyError, TypeError) as e:
@@ -259,8 +268,8 @@ class RewardHead(nn.Module):
     def __init__(self, backbone: Callable, hidden_size: int, backbone_takes_mask: bool = False):
         super().__init__()
         if not callable(backbone):
-            raise TypeError(f"backbone must be callable (ids -> hidden (B, T, C)), got {backbone!r}")
-        if not isinstance(hidden_size, int) or hidden_size < 1:
+            raise InputTypeError(f"backbone must be callable (ids -> hidden (B, T, C)), got {backbone!r}")
+        if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
             raise ValueError(f"hidden_size must be a positive int, got {hidden_size!r}")
         self.backbone = backbone
         self.hidden_size = hidden_size
@@ -347,6 +356,9 @@ def gae(rewards, values, mask=None, gamma: float = 1.0, lam: float = 0.95, last_
     _same_shape(rewards=rewards, values=values)
     if rewards.dim() != 2:
         raise ValueError(f"rewards must have shape (B, T), got {tuple(rewards.shape)}")
+    for name, v in (("gamma", gamma), ("lam", lam)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InputTypeError(f"{name} must be a number in [0, 1], got {v!r}")
     if not 0 <= gamma <= 1 or not 0 <= lam <= 1:
         raise ValueError(f"gamma and lam must lie in [0, 1], got gamma={gamma}, lam={lam}")
     B, T = rewards.shape
@@ -381,6 +393,8 @@ def ppo_clip_loss(logp_new, logp_old, advantages, clip_eps: float = 0.2, mask=No
     logp_new, logp_old = _tensor(logp_new, "logp_new"), _tensor(logp_old, "logp_old")
     advantages = _tensor(advantages, "advantages")
     _same_shape(logp_new=logp_new, logp_old=logp_old, advantages=advantages)
+    if isinstance(clip_eps, bool) or not isinstance(clip_eps, (int, float)):
+        raise InputTypeError(f"clip_eps must be a number in (0, 1), got {clip_eps!r} (0.2 is usual)")
     if not 0 < clip_eps < 1:
         raise ValueError(f"clip_eps must lie in (0, 1), got {clip_eps!r} (0.2 is usual)")
     ratio = torch.exp(logp_new - logp_old.detach())
@@ -433,7 +447,9 @@ def dpo_loss(
     rc = _tensor(ref_chosen_logps, "ref_chosen_logps")
     rr = _tensor(ref_rejected_logps, "ref_rejected_logps")
     _same_shape(policy_chosen_logps=pc, policy_rejected_logps=pr, ref_chosen_logps=rc, ref_rejected_logps=rr)
-    if not isinstance(beta, (int, float)) or not beta > 0:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)):
+        raise InputTypeError(f"beta must be a number > 0, got {beta!r} (0.1 is usual)")
+    if not beta > 0 or not math.isfinite(beta):
         raise ValueError(f"beta must be a number > 0, got {beta!r} (0.1 is usual)")
     chosen_logratio, rejected_logratio = pc - rc, pr - rr
     loss = -F.logsigmoid(beta * (chosen_logratio - rejected_logratio)).mean()
@@ -451,8 +467,11 @@ def group_relative_advantages(rewards, group_size: int, eps: float = 1e-4) -> to
     rewards = _tensor(rewards, "rewards")
     if rewards.dim() != 1:
         raise ValueError(f"rewards must have shape (N,), got {tuple(rewards.shape)}")
-    if not isinstance(group_size, int) or group_size < 2:
+    if isinstance(group_size, bool) or not isinstance(group_size, int):
+        raise InputTypeError(f"group_size must be an int >= 2 (answers per prompt), got {group_size!r}")
+    if group_size < 2:
         raise ValueError(f"group_size must be an int >= 2 (answers per prompt), got {group_size!r}")
+    eps = check_float("eps", eps, 0)
     if rewards.numel() == 0 or rewards.numel() % group_size:
         raise ValueError(
             f"rewards has {rewards.numel()} entries, not a positive multiple of group_size={group_size}"
@@ -489,6 +508,8 @@ def grpo_loss(
         raise ValueError(
             f"advantages must have shape (B,) = ({logp_new.shape[0]},), got {tuple(advantages.shape)}"
         )
+    if isinstance(clip_eps, bool) or not isinstance(clip_eps, (int, float)):
+        raise InputTypeError(f"clip_eps must be a number in (0, 1), got {clip_eps!r}")
     if not 0 < clip_eps < 1:
         raise ValueError(f"clip_eps must lie in (0, 1), got {clip_eps!r}")
     lengths = mask.sum(1)
@@ -528,6 +549,9 @@ def tokenizer_fingerprint(tokenizer) -> str:
     """
     import hashlib
 
+    if not hasattr(tokenizer, "vocab_size") or not hasattr(tokenizer, "token_bytes"):
+        raise InputTypeError(f"tokenizer must be a minillm tokenizer (with vocab_size and token_bytes), got "
+                             f"{type(tokenizer).__name__} {tokenizer!r:.40}")
     h = hashlib.sha256()
     for i in range(tokenizer.vocab_size):
         b = tokenizer.token_bytes(i)
@@ -541,6 +565,7 @@ def hidden_states(model, ids: torch.Tensor) -> torch.Tensor:
     ``model.head(hidden_states(model, ids))`` equals ``model(ids)[0]``; reward and value heads
     read these states instead of the next-token logits.
     """
+    _check_policy(model, "model")
     model._check_idx(ids)
     rope, _ = model._attention_args(ids.size(1), None)
     x = model._embed(ids)
@@ -566,6 +591,17 @@ def pad_right(rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Ten
     With right padding and causal attention, padding never changes a real token's output, so
     training code needs no attention mask (generation pads on the left, for the cache).
     """
+    pad_id = check_int("pad_id", pad_id, 0)
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, (Sequence, torch.Tensor)):
+        raise InputTypeError(f"rows must be a list of lists of token ids, got {type(rows).__name__} {rows!r:.40}")
+    for i, r in enumerate(rows):
+        if isinstance(r, torch.Tensor):
+            r = r.tolist()
+        if isinstance(r, (str, bytes)) or not isinstance(r, Sequence):
+            raise InputTypeError(f"rows[{i}] must be a list of token ids, got {r!r:.40}")
+        bad = [t for t in r if isinstance(t, bool) or not isinstance(t, int)]
+        if bad:
+            raise InputTypeError(f"rows[{i}] holds {bad[0]!r} of type {type(bad[0]).__name__}; token ids are ints")
     if len(rows) == 0:
         raise ValueError("pad_right got no rows; pass at least one list of token ids")
     t = max(len(r) for r in rows)
@@ -588,6 +624,16 @@ def answer_logprobs(model, prompt_ids, answer_ids, return_hidden: bool = False):
     ``return_hidden=True`` also the hidden states (B, L, C) from which each answer token is
     predicted: the "state" a value head reads.
     """
+    _check_policy(model, "model")
+    for name, v in (("prompt_ids", prompt_ids), ("answer_ids", answer_ids)):
+        if isinstance(v, (str, bytes)) or not isinstance(v, Sequence) or not all(
+                isinstance(r, (list, tuple)) for r in v):
+            raise InputTypeError(f"{name} must be a list of lists of token ids (one per row), got {v!r:.40}")
+        for i, r in enumerate(v):
+            bad = [t for t in r if isinstance(t, bool) or not isinstance(t, int)]
+            if bad:
+                raise InputTypeError(f"{name}[{i}] holds {bad[0]!r} of type {type(bad[0]).__name__}; token ids "
+                                     "are ints")
     if len(prompt_ids) != len(answer_ids):
         raise ValueError(f"{len(prompt_ids)} prompts but {len(answer_ids)} answers; pass one answer per prompt")
     if any(len(p) == 0 for p in prompt_ids):
@@ -656,19 +702,51 @@ class RLConfig:
     def __post_init__(self):
         for name in ("steps", "batch_size", "epochs", "max_new_tokens"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InputTypeError(f"RLConfig.{name} must be a positive int, got {v!r}")
+            if v < 1:
                 raise ValueError(f"RLConfig.{name} must be a positive int, got {v!r}")
-        if not isinstance(self.group_size, int) or self.group_size < 2:
+        if isinstance(self.group_size, bool) or not isinstance(self.group_size, int):
+            raise InputTypeError(f"RLConfig.group_size must be an int >= 2, got {self.group_size!r}")
+        if self.group_size < 2:
             raise ValueError(f"RLConfig.group_size must be an int >= 2, got {self.group_size!r}")
         for name in ("lr", "dpo_beta"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"RLConfig.{name} must be > 0, got {getattr(self, name)!r}")
-        if not self.kl_coef >= 0:
+            v = getattr(self, name)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not v > 0:
+                raise ValueError(f"RLConfig.{name} must be > 0, got {v!r}")
+        if isinstance(self.kl_coef, (int, float)) and not isinstance(self.kl_coef, bool) and not self.kl_coef >= 0:
             raise ValueError(f"RLConfig.kl_coef must be >= 0 (0 removes the KL penalty), got {self.kl_coef!r}")
+        try:
+            self._check_fields()
+        except ValueError as exc:  # InputTypeError too: keep the type, name the class
+            raise type(exc)(f"RLConfig.{exc}") from None
         if self.stop is not None:
             self.stop = [self.stop] if isinstance(self.stop, str) else list(self.stop)
         if self.stop_ids is not None:
             self.stop_ids = [self.stop_ids] if isinstance(self.stop_ids, int) else list(self.stop_ids)
+
+    def _check_fields(self) -> None:
+        for name in ("lr", "dpo_beta"):
+            check_float(name, getattr(self, name), 0, exclusive_minimum=True)
+        check_float("kl_coef", self.kl_coef, 0)
+        check_float("clip_eps", self.clip_eps, 0, 1, exclusive_minimum=True, exclusive_maximum=True)
+        check_float("gamma", self.gamma, 0, 1)
+        check_float("lam", self.lam, 0, 1)
+        check_float("vf_coef", self.vf_coef, 0)
+        check_float("temperature", self.temperature, 0)
+        check_float("weight_decay", self.weight_decay, 0)
+        check_float("min_lr", self.min_lr, 0, allow_none=True)
+        check_float("grad_clip", self.grad_clip, 0, allow_none=True)
+        check_int("warmup_steps", self.warmup_steps, 0)
+        check_int("checkpoint_every", self.checkpoint_every, 0)
+        check_int("seed", self.seed, 0)
+        check_bool("progress", self.progress)
+        if self.out_dir is not None and not isinstance(self.out_dir, (str, Path)):
+            raise InputTypeError(f"out_dir must be a folder path (str or Path) or None, got {self.out_dir!r}")
+        if self.stop is not None and not isinstance(self.stop, (str, list, tuple)):
+            raise InputTypeError(f"stop must be a string or a list of strings, got {self.stop!r}")
+        if self.stop_ids is not None and not isinstance(self.stop_ids, (int, list, tuple)):
+            raise InputTypeError(f"stop_ids must be a token id or a list of them, got {self.stop_ids!r}")
 
     def schedule(self):
         """The :class:`minillm.train.TrainConfig` whose :func:`~minillm.train.lr_at` we follow."""
@@ -692,7 +770,7 @@ class _Loop:
 
         self.cfg = config or RLConfig()
         if not isinstance(self.cfg, RLConfig):
-            raise TypeError(f"config must be an RLConfig, got {type(self.cfg).__name__}")
+            raise InputTypeError(f"config must be an RLConfig, got {type(self.cfg).__name__}")
         self.modules = nn.ModuleDict(modules)
         self.step = 0
         self.history: dict[str, list] = {}
@@ -817,7 +895,7 @@ def _check_pairs(pairs) -> list[PreferencePair]:
         raise ValueError("no preference pairs given; label some answers first (an empty file teaches nothing)")
     for i, p in enumerate(pairs):
         if not isinstance(p, PreferencePair):
-            raise TypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
+            raise InputTypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
     return pairs
 
 
@@ -835,6 +913,10 @@ class RewardModel(nn.Module):
         super().__init__()
         import copy
 
+        _check_policy(gpt, "gpt")
+        if not isinstance(end, str):
+            raise InputTypeError(f"end must be a str (appended to each answer), got {end!r}")
+        tokenizer_fingerprint(tokenizer)  # checks that it is a tokenizer
         self.reward = RewardHead(Backbone(copy.deepcopy(gpt)), gpt.config.n_embd)
         self.tokenizer = tokenizer
         self.end = end
@@ -848,6 +930,13 @@ class RewardModel(nn.Module):
 
     def encode(self, prompts: Sequence[str], answers: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Texts -> right-padded ids (B, T) and mask (B, T), cut to the model's context."""
+        for name, v in (("prompts", prompts), ("answers", answers)):
+            if isinstance(v, (str, bytes)) or not isinstance(v, Sequence):
+                raise InputTypeError(f"{name} must be a list of strings, got {type(v).__name__} {v!r:.40}; wrap "
+                                     "a single one in a list")
+            bad = [t for t in v if not isinstance(t, str)]
+            if bad:
+                raise InputTypeError(f"{name} must hold strings, got {bad[0]!r:.40} of type {type(bad[0]).__name__}")
         if len(prompts) != len(answers):
             raise ValueError(f"{len(prompts)} prompts but {len(answers)} answers")
         limit = self.reward.backbone.gpt.config.block_size
@@ -890,7 +979,7 @@ class RewardModelTrainer(_Loop):
     def __init__(self, reward_model: RewardModel, pairs, config: RLConfig | None = None, *,
                  resume: bool = False):
         if not isinstance(reward_model, RewardModel):
-            raise TypeError(f"reward_model must be a RewardModel, got {type(reward_model).__name__}")
+            raise InputTypeError(f"reward_model must be a RewardModel, got {type(reward_model).__name__}")
         self.rm = reward_model
         self.pairs = _check_pairs(pairs)
         super().__init__({"reward_model": reward_model}, config, resume)
@@ -934,9 +1023,9 @@ class _PolicyLoop(_Loop):
         return g.prompt_ids, g.ids, g.text
 
 
-def _check_policy(policy) -> None:
-    if not hasattr(policy, "config") or not hasattr(policy, "blocks"):
-        raise TypeError(f"policy must be a minillm GPT, got {type(policy).__name__}")
+def _check_policy(policy, name: str = "policy") -> None:
+    if not isinstance(policy, nn.Module) or not hasattr(policy, "config") or not hasattr(policy, "blocks"):
+        raise InputTypeError(f"{name} must be a minillm GPT, got {type(policy).__name__}")
 
 
 def _as_rewards(reward_fn, prompts, answers) -> torch.Tensor:
@@ -948,11 +1037,16 @@ def _as_rewards(reward_fn, prompts, answers) -> torch.Tensor:
 
 
 def _check_prompts_and_reward(prompts, reward_fn, tokenizer) -> list[str]:
+    if isinstance(prompts, (str, bytes)):
+        raise InputTypeError(f"prompts must be a non-empty list of non-empty strings, got the single str "
+                             f"{prompts!r:.40}; wrap it in a list")
+    if not hasattr(tokenizer, "encode") or isinstance(tokenizer, (str, bytes)):
+        raise InputTypeError(f"tokenizer must be a minillm tokenizer, got {type(tokenizer).__name__} {tokenizer!r:.40}")
     prompts = list(prompts)
     if not prompts or not all(isinstance(p, str) and p for p in prompts):
         raise ValueError("prompts must be a non-empty list of non-empty strings")
     if not callable(reward_fn):
-        raise TypeError(f"reward_fn must be callable (prompts, answers) -> rewards, got {reward_fn!r}")
+        raise InputTypeError(f"reward_fn must be callable (prompts, answers) -> rewards, got {reward_fn!r}")
     if isinstance(reward_fn, RewardModel):
         reward_fn.check_tokenizer(tokenizer)
     return prompts
@@ -1111,6 +1205,10 @@ class ExactAnswerReward:
     def __init__(self, answers: dict, wrong: dict | None = None):
         if not isinstance(answers, dict) or not answers:
             raise ValueError("answers must be a non-empty dict prompt -> accepted answers")
+        for p, a in answers.items():
+            if not isinstance(a, str) and not (isinstance(a, (list, tuple)) and all(isinstance(x, str) for x in a)):
+                raise InputTypeError(f"answers[{p!r:.40}] must be a str or a list of str (the accepted answers), "
+                                     f"got {a!r:.40}")
         self.answers = {p: tuple([a] if isinstance(a, str) else a) for p, a in answers.items()}
         self.wrong = {p: tuple(w) for p, w in (wrong or {}).items()}
 
@@ -1218,6 +1316,8 @@ class QATask:
 
     def split(self, n_train: int) -> tuple[QATask, QATask]:
         """The first ``n_train`` questions and the rest, as two tasks (train and held-out)."""
+        if isinstance(n_train, bool) or not isinstance(n_train, int):
+            raise InputTypeError(f"n_train must be an int in 1..{len(self.prompts) - 1}, got {n_train!r}")
         if not 0 < n_train < len(self.prompts):
             raise ValueError(f"n_train must lie in 1..{len(self.prompts) - 1}, got {n_train!r}")
         a = slice(0, n_train)
@@ -1235,10 +1335,16 @@ def qa_task(n: int = 64, seed: int = 0, template: str = CHAT_TEMPLATE,
     """
     from .data import _world
 
+    if not isinstance(template, str):
+        raise InputTypeError(f"template must be a str with '{{question}}', got {template!r}")
     if "{question}" not in template:
         raise ValueError(f"template must contain '{{question}}', got {template!r}")
-    if not isinstance(n, int) or n < 2:
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise InputTypeError(f"n must be an int >= 2, got {n!r}")
+    if n < 2:
         raise ValueError(f"n must be an int >= 2, got {n!r}")
+    check_int("seed", seed, 0)
+    check_int("world_seed", world_seed, 0)
     world = _world(world_seed)
     rng = random.Random(seed)
     prompts, questions, firsts = [], [], []
@@ -1313,6 +1419,7 @@ def policy_format(tokenizer, chat: bool) -> dict:
     ``template``, ``stop``, ``stop_ids`` (for :class:`RLConfig` and sampling) and ``end`` (the
     text appended to an answer when it is scored as a whole: reward model, DPO).
     """
+    check_bool("chat", chat)
     if chat:
         end_id = tokenizer.token_to_id("<|end|>") if hasattr(tokenizer, "token_to_id") else None
         if end_id is None:

@@ -25,6 +25,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 
+from .utils import InputTypeError, check_float, check_int
+
 CALC_RE = re.compile(r"<calc>(.*?)</calc>", re.DOTALL)
 _ALLOWED_CHARS = re.compile(r"[0-9+\-*/%().eE_\s]*")
 _BINARY = {
@@ -54,7 +56,11 @@ def evaluate_arithmetic(expr: str, max_length: int = 200, max_depth: int = 20,
     results over ``max_bits`` bits (``9**9**9`` would take minutes and gigabytes).
     """
     if not isinstance(expr, str):
-        raise TypeError(f"expr must be a str, got {type(expr).__name__}")
+        raise InputTypeError(f"expr must be a str, got {type(expr).__name__}")
+    max_length = check_int("max_length", max_length, 0)
+    max_depth = check_int("max_depth", max_depth, 0)
+    max_exponent = check_float("max_exponent", max_exponent, 0)
+    max_bits = check_int("max_bits", max_bits, 1)
     if len(expr) > max_length:
         raise CalcError(f"expression is {len(expr)} characters long, more than max_length={max_length}")
     if not _ALLOWED_CHARS.fullmatch(expr):
@@ -106,6 +112,8 @@ def evaluate_arithmetic(expr: str, max_length: int = 200, max_depth: int = 20,
 
 def format_number(value: int | float) -> str:
     """A result as a model should read it: integers exactly, floats to 12 significant digits."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputTypeError(f"value must be an int or a float, got {value!r} of type {type(value).__name__}")
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return str(value) if isinstance(value, int) else format(value, ".12g")
@@ -122,7 +130,7 @@ def calculator(expr: str) -> str:
 def find_calc_calls(text: str) -> list[str]:
     """The expressions inside each ``<calc>...</calc>`` in ``text``, in order."""
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise InputTypeError(f"text must be a str, got {type(text).__name__}")
     return CALC_RE.findall(text)
 
 
@@ -132,6 +140,7 @@ def apply_calculator(text: str, max_calls: int = 20) -> str:
     ``"12 boxes of 7: <calc>12*7</calc>"`` becomes ``"12 boxes of 7: <calc>12*7</calc><result>84</result>"``.
     More than ``max_calls`` calls in one text is refused (a ``ValueError``).
     """
+    max_calls = check_int("max_calls", max_calls, 0)
     n = len(find_calc_calls(text))
     if n > max_calls:
         raise ValueError(f"text holds {n} <calc> calls, more than max_calls={max_calls}")
@@ -144,10 +153,23 @@ def majority_vote(answers: Sequence[Hashable], key: Callable | None = None):
     ``key`` normalises answers before counting (e.g. ``str.strip``); the first original answer
     of the winning group is returned.
     """
+    if isinstance(answers, (str, bytes)):
+        raise InputTypeError(f"answers must be a list of answers, got the single {type(answers).__name__} "
+                             f"{answers!r:.40}; wrap it in a list")
+    if key is not None and not callable(key):
+        raise InputTypeError(f"key must be a function answer -> normalised answer (e.g. str.strip) or None, "
+                             f"got {key!r}")
     answers = list(answers)
     if not answers:
         raise ValueError("answers is empty; majority_vote needs at least one answer")
     keys = [key(a) if key else a for a in answers]
+    for i, k in enumerate(keys):
+        try:
+            hash(k)
+        except TypeError:
+            raise InputTypeError(f"answers[{i}] is {k!r:.40} of type {type(k).__name__}, which cannot be "
+                                 "counted (it is not hashable); pass strings or numbers, or a key that "
+                                 "turns answers into them") from None
     counts = Counter(keys)
     best = max(counts.values())
     for a, k in zip(answers, keys):  # first in order among the most common
@@ -165,9 +187,12 @@ def verify_arithmetic(answer_text: str, expected: float, rel_tol: float = 1e-9, 
     is simply wrong (False).
     """
     if not isinstance(answer_text, str):
-        raise TypeError(f"answer_text must be a str, got {type(answer_text).__name__}")
+        raise InputTypeError(f"answer_text must be a str, got {type(answer_text).__name__}")
     if isinstance(expected, bool) or not isinstance(expected, (int, float)):
-        raise TypeError(f"expected must be a number, got {expected!r}")
+        raise InputTypeError(f"expected must be a number, got {expected!r}")
+    expected = check_float("expected", expected)
+    rel_tol = check_float("rel_tol", rel_tol, 0)
+    abs_tol = check_float("abs_tol", abs_tol, 0)
     numbers = _NUMBER_RE.findall(answer_text)
     if not numbers:
         return False

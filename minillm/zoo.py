@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .utils import cache_dir
+from .utils import InputTypeError, cache_dir, check_int
 
 INFO_FILE = "recipe.json"
 
@@ -129,7 +129,9 @@ MODELS: dict[str, Entry] = {
 
 def entry(name: str) -> Entry:
     """The :class:`Entry` called ``name``, or a ``ValueError`` listing the names there are."""
-    if not isinstance(name, str) or name not in MODELS:
+    if not isinstance(name, str):
+        raise InputTypeError(f"no course model called {name!r}: a name is a str; choose one of {sorted(MODELS)}")
+    if name not in MODELS:
         raise ValueError(f"no course model called {name!r}; choose one of {sorted(MODELS)}")
     return MODELS[name]
 
@@ -154,7 +156,11 @@ def pretrained(name: str = "tinyworld", *, device=None, progress: bool = True) -
     """
     e = entry(name)
     if not isinstance(progress, bool):
-        raise TypeError(f"progress must be True or False, got {progress!r}")
+        raise InputTypeError(f"progress must be True or False, got {progress!r}")
+    if device is not None:  # a wrong device fails now, not after minutes of training
+        from .utils import device as check_device
+
+        check_device(device)
     if e.base is not None:
         pretrained(e.base, progress=progress)  # make sure the base is built (loading is cheap)
     folder = model_dir(name)
@@ -180,6 +186,8 @@ def load_model_dir(folder, device=None) -> Pretrained:
     from .model import GPT
     from .tokenizer import BPETokenizer
 
+    if not isinstance(folder, (str, os.PathLike)):
+        raise InputTypeError(f"folder must be a model folder path (str or Path), got {folder!r}")
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"model folder {folder} not found; give the --out folder of a "
@@ -321,6 +329,8 @@ def eval_people(people: list, n: int, seed: int = 0) -> list:
     """A fixed sample of ``n`` of ``people`` (all of them if fewer), for evaluations."""
     import random
 
+    n = check_int("n", n, 0)
+    check_int("seed", seed, 0)
     return people if len(people) <= n else random.Random(seed).sample(people, n)
 
 
