@@ -66,7 +66,7 @@ from minillm.zoo import recipe_config, MODELS
 from minillm.model import GPTConfig
 
 steps = int(sys.argv[1])
-recipe = MODELS["tinyworld"].recipe
+recipe = MODELS["tinyworld-ch4"].recipe
 spec = dict(recipe["model"])
 config = GPTConfig.preset(spec.pop("preset"), vocab_size=recipe["tokenizer"]["vocab_size"], **spec)
 torch.manual_seed(0)

@@ -7,7 +7,7 @@ Hugging Face ``transformers``' ``generate``; speculative decoding's acceptance r
 
 (a) Tokens per second with the cache (:func:`minillm.generate.generate`) against without it
     (``use_cache=False``: the same code recomputes the whole window at every step), greedy, one
-    prompt, at 64, 256 and 1,000 new tokens, on the chapter-4 model (``pretrained("tinyworld")``:
+    prompt, at 64, 256 and 1,000 new tokens, on the chapter-4 model (``pretrained("tinyworld-ch4")``:
     4 layers, width 128, rotary positions, context 128) and on a GPT-2-small-shaped model with
     random weights (12 layers, width 768, vocabulary 50,257, context 1,024).
     - The chapter-4 model's context is 128 tokens, so 256 and 1,000 new tokens run past it with
@@ -248,7 +248,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    tiny, tok = minillm.pretrained("tinyworld", progress=False)
+    tiny, tok = minillm.pretrained("tinyworld-ch4", progress=False)
     tiny.eval()
     gpt2 = GPT(GPTConfig.preset("gpt2")).eval()
     lengths = [16, 64] if args.quick else [64, 256, 1000]

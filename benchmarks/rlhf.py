@@ -119,7 +119,7 @@ def run(seed: int, args) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="tinyworld")
+    ap.add_argument("--model", default="tinyworld-ch4")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--prompts", type=int, default=128, help="training prompts")
     ap.add_argument("--eval-prompts", type=int, default=64, help="held-out prompts")

@@ -167,7 +167,7 @@ def _add_generate(sub) -> None:
         epilog="examples:\n  minillm generate runs/tiny --prompt 'Once upon a time' --temperature 0.8\n"
         "  minillm generate tinyworld --top-p 0.9 --stop '.' --num-samples 3",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="a model folder, or 'tinyworld' for the cached pretrained model")
+    p.add_argument("model", help="a model folder, or a course model's name (tinyworld, tinyworld-chat, tinyworld-ch4; see 'minillm models')")
     p.add_argument("--prompt", default="Once upon a time", help="text to continue")
     _add_sampling_flags(p, temperature=0.8)
     p.add_argument("--stop", action="append", default=None, help="stop at this text (repeatable)")
@@ -178,10 +178,10 @@ def _add_generate(sub) -> None:
         "chat", help="chat with a model in the terminal, streaming its replies (chapter 5)",
         description="Type a message, read the reply as it is written. A model that learned the chat "
         "tokens (recipe.json says \"chat\": true, or --template chat) gets the chat template "
-        "<|user|>...<|end|><|assistant|>; a base model continues the conversation as plain text. "
+        "<|user|> ...<|end|><|assistant|>; a base model continues the conversation as plain text. "
         "/reset forgets the conversation, /quit (or Ctrl-D) leaves, Ctrl-C stops a reply.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("model", help="a model folder, or 'tinyworld' for the cached pretrained model")
+    c.add_argument("model", help="a model folder, or a course model's name (e.g. tinyworld-chat; see 'minillm models')")
     _add_sampling_flags(c, temperature=0.7)
     c.set_defaults(max_new_tokens=200)
     c.add_argument("--template", choices=["auto", "chat", "plain"], default="auto",
@@ -357,7 +357,7 @@ def run_pretrain(args) -> Path:
         if args.vocab_size is not None and args.vocab_size < 256 + n_special:
             raise ValueError(f"--vocab-size {args.vocab_size} is too small: the 256 byte tokens and "
                              f"{n_special} special tokens come first, so it must be at least {256 + n_special}")
-        recipe = MODELS["tinyworld"].recipe
+        recipe = MODELS["tinyworld-ch4"].recipe
         cfg = recipe_config(recipe)
         train_cfg = cfg.to_dict()
         if args.minutes is not None:  # a time budget: the steps follow from the speed
@@ -519,8 +519,10 @@ def _chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
                     truncate_prompt=True, overflow="slide", **_sampling(args))
         try:
             for piece in st:
+                # a chat reply starts with the space that follows <|assistant|>: not shown
+                shown = piece.lstrip(" ") if chat and not "".join(pieces).strip() else piece
                 pieces.append(piece)
-                print(piece, end="", file=stdout, flush=True)
+                print(shown, end="", file=stdout, flush=True)
         except KeyboardInterrupt:
             print(" [stopped]", end="", file=stdout)
         print(file=stdout, flush=True)

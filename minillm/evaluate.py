@@ -10,7 +10,7 @@ and **held-out** people (never written about, so the model can only guess):
   likely of all the candidates (every town, every job, ...) by log-probability. Chance is one
   over the number of candidates.
 - :func:`qa_accuracy` asks an assistant model a question in the chat template
-  (``<|user|>question<|end|><|assistant|>``) and checks its reply, up to ``<|end|>``, against
+  (``<|user|> question<|end|><|assistant|>``) and checks its reply, up to ``<|end|>``, against
   the true answer sentence (exact match) and whether the reply contains the fact.
 
 Decoding is greedy and batched in :func:`greedy_complete`, the one place that generates, so a

@@ -12,7 +12,7 @@ Class imbalance is handled by weighting the loss by inverse class frequency
 (:func:`class_weights`). :func:`review_dataset` writes TinyWorld reviews with sentiment labels.
 
 **Instruction tuning (SFT).** A conversation is written in the chat template with the
-tokenizer's special tokens, ``<|user|>question<|end|><|assistant|>answer<|end|>``
+tokenizer's special tokens, ``<|user|> question<|end|><|assistant|> answer<|end|>``
 (:func:`format_chat`). :func:`encode_chat` returns the ids and the targets, with ``-100`` (which
 :meth:`minillm.model.GPT.forward` ignores) on every token the assistant did not write, so the loss
 is only on the assistant's reply: the model learns to answer, not to write questions.
@@ -460,7 +460,7 @@ def build_chat(e, folder, base_folder, progress: bool) -> dict:
     tokenizer.save(folder / "tokenizer.json")
     ev = e.recipe.get("eval", {})
     n, rels = ev.get("people", 100), ev.get("relations", sft["relations"])
-    figures = {"train_config": cfg.to_dict(), "steps": trainer.step,
+    figures = {"chat": True, "train_config": cfg.to_dict(), "steps": trainer.step,
                "sft_train_loss": losses.get("train"), "sft_val_loss": losses.get("val")}
     for split in ("no_qa", "held_out"):
         qas = [world.qa(p, r) for p in eval_people(people[split], n) for r in rels]

@@ -232,23 +232,31 @@ WRONG_CH1 = [
     Wrong("1.5", 'my_prediction = "500"', r"write your prediction", name="a string"),
     Wrong("1.5", "my_prediction = 200", r"no more than the", name="fewer tokens than in-domain"),
     # 1.6 chat format
-    Wrong("1.6", 'return "<|system|>Be brief.<|end|><|user|>Where was Garia born?<|end|><|assistant|>"',
+    Wrong("1.6", 'return "<|system|> Be brief.<|end|><|user|> Where was Garia born?<|end|><|assistant|>"',
           r"format_chat\(\[\('user', 'hi'\)\]", name="the expected string, hard-coded"),
     Wrong("1.6", """
         tags = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
         for role, _ in messages:
             if role not in tags:
                 raise ValueError(f"unknown role {role!r}")
-        return "".join(f"{tags[r]}{t}{END}" for r, t in messages) + ASSISTANT
+        return "".join(f"{tags[r]} {t}{END}" for r, t in messages) + ASSISTANT
         """, r"add_generation_prompt=False", name="ignores add_generation_prompt"),
     Wrong("1.6", """
         tags = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
-        out = "".join(f"{tags.get(r, '')}{t}{END}" for r, t in messages)
+        for role, _ in messages:
+            if role not in tags:
+                raise ValueError(f"unknown role {role!r}")
+        out = "".join(f"{tags[r]}{t}{END}" for r, t in messages)
+        return out + ASSISTANT if add_generation_prompt else out
+        """, r"format_chat gave", name="no space after the role tag"),
+    Wrong("1.6", """
+        tags = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
+        out = "".join(f"{tags.get(r, '')} {t}{END}" for r, t in messages)
         return out + ASSISTANT if add_generation_prompt else out
         """, r"unknown role", name="unknown roles accepted"),
     Wrong("1.6", """
         tags = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
-        out = "".join(f"{tags[r]}{t}{END}" for r, t in messages)
+        out = "".join(f"{tags[r]} {t}{END}" for r, t in messages)
         return out + ASSISTANT if add_generation_prompt else out
         """, r"should raise ValueError, got KeyError", name="KeyError for an unknown role"),
     Wrong("1.6", """
@@ -256,7 +264,7 @@ WRONG_CH1 = [
         for role, _ in messages:
             if role not in tags:
                 raise ValueError(f"unknown role {role!r}")
-        out = END.join(f"{tags[r]}{t}" for r, t in messages)
+        out = END.join(f"{tags[r]} {t}" for r, t in messages)
         return out + ASSISTANT if add_generation_prompt else out
         """, r"format_chat gave", name="<|end|> only between messages"),
     # 1.7 one tokenizer for two domains

@@ -42,16 +42,16 @@ def tiny_gpt(vocab, seed=0):
 
 def test_chat_template_and_loss_mask(tok):
     msgs = [{"role": "user", "content": "Who?"}, {"role": "assistant", "content": "Me."}]
-    assert format_chat(msgs) == f"{USER}Who?{END}{ASSISTANT}Me.{END}"
-    assert format_chat(msgs[:1], add_generation_prompt=True) == f"{USER}Who?{END}{ASSISTANT}"
+    assert format_chat(msgs) == f"{USER} Who?{END}{ASSISTANT} Me.{END}"
+    assert format_chat(msgs[:1], add_generation_prompt=True) == f"{USER} Who?{END}{ASSISTANT}"
     ids, targets = encode_chat(tok, msgs)
     full = tok.encode(format_chat(msgs))
     assert ids == full[:-1] and len(targets) == len(ids)
     learned = [t for t in targets if t != IGNORE]
     # exactly the assistant's reply and its closing <|end|> are learned
-    assert learned == tok.encode("Me." + END)
-    assert targets[: len(tok.encode(f"{USER}Who?{END}{ASSISTANT}")) - 1] == [IGNORE] * (
-        len(tok.encode(f"{USER}Who?{END}{ASSISTANT}")) - 1)
+    assert learned == tok.encode(" Me." + END)
+    assert targets[: len(tok.encode(f"{USER} Who?{END}{ASSISTANT}")) - 1] == [IGNORE] * (
+        len(tok.encode(f"{USER} Who?{END}{ASSISTANT}")) - 1)
     _, all_targets = encode_chat(tok, msgs, mask_prompt=False)
     assert all_targets == full[1:]
     with pytest.raises(ValueError, match=r"messages\[0\] must be a dict with role"):

@@ -547,7 +547,7 @@ def test_chat_uses_the_template_and_keeps_history(model_dir, monkeypatch, capsys
     tok = BPETokenizer.load(folder / "tokenizer.json")
     sp = tok.special_tokens
     first, second = seen[0][0], seen[1][0]
-    assert first == [sp["<|user|>"], *tok.encode("a"), sp["<|end|>"], sp["<|assistant|>"]]
+    assert first == [sp["<|user|>"], *tok.encode(" a"), sp["<|end|>"], sp["<|assistant|>"]]
     # the second prompt holds the first turn, the reply and its end token
     assert second[: len(first)] == first and sp["<|end|>"] in second[len(first):]
     assert sp["<|end|>"] in seen[0][1]["stop_ids"]

@@ -279,3 +279,27 @@ def test_canaries_appear_exactly_as_often_as_asked(repeats):
     assert [d for d, kind in zip(c.documents, c.kinds) if kind != "canary"] == plain.documents
     for i, label in c.labels.items():
         assert c.kinds[i] == "review" and label in ("positive", "negative")
+
+
+def test_full_names_biographies_name_their_person_in_every_sentence_in_any_order():
+    import random
+    import re
+
+    world = World(0)
+    firsts = []
+    for p in world.train_people[:40]:
+        rng, same = random.Random(p.id), random.Random(p.id)
+        plain, full = world.biography(p, rng), world.biography(p, same, full_names=True)
+        sentences = re.split(r"(?<=\.) (?=[A-Z])", full)
+        town = world.town(p).name
+        for s in sentences:  # every sentence says whose fact it is (or which town it describes)
+            assert p.name in s or s.startswith(town) or s.startswith(f"The town of {town}"), s
+        assert not re.search(rf"\b(He|She|His|Her)\b", full), full
+        # the same facts as the plain biography, as a multiset of numbers and capitalised words
+        assert sorted(re.findall(r"\d+", plain)) == sorted(re.findall(r"\d+", full))
+        firsts.append(sentences[0].startswith(f"{p.name} was born") or
+                      sentences[0].startswith(f"In {p.birth_year}") or " comes from " in sentences[0])
+    # shuffled: the birth sentence no longer always opens the biography
+    assert 0 < sum(firsts) < len(firsts) / 2
+    with pytest.raises(TypeError, match="full_names"):
+        world.biography(world.train_people[0], random.Random(0), full_names="yes")
