@@ -245,15 +245,16 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = N
 
     ``x`` ``(..., in)``, ``weight`` ``(out, in)`` -> ``(..., out)``. A decoding step multiplies
     only a few rows (one per sequence) by each weight matrix, so its time is mostly reading the
-    weights. On a CPU, from 8 to 32 rows, BLAS (MKL) computes the same products 10-50% faster
-    as ``(weight @ x.T).T`` than through ``F.linear``'s transposed operand: measured on
-    GPT-2-small's shapes with 1 thread, where it makes a batch-8 decoding step about 15% faster
-    (``benchmarks/generate.py``, part b). Other row counts (and other devices) keep ``F.linear``,
-    which is as fast or faster there. The results agree to float rounding (the sums run in
-    another order).
+    weights from memory. On a CPU, with 8 to 32 rows and a weight of a million numbers or more
+    (4 MB in float32: larger than a core's L2 cache), BLAS (MKL) computes the same products
+    20-50% faster as ``(weight @ x.T).T`` than through ``F.linear``, whose transposed operand
+    takes a slower path there. This makes a batch-8 GPT-2-small decoding step about 15% faster
+    (``benchmarks/generate.py``, part b); with fewer rows, smaller weights (the extra transposes
+    then cost more than they save) or on other devices, ``F.linear`` is as fast or faster, so
+    it is kept. The results agree to float rounding (the sums run in another order).
     """
     rows = x.numel() // x.size(-1)
-    if x.device.type != "cpu" or not 8 <= rows <= 32:
+    if x.device.type != "cpu" or not 8 <= rows <= 32 or weight.numel() < 1 << 20:
         return F.linear(x, weight, bias)
     xt = x.reshape(rows, x.size(-1)).t()  # (in, rows)
     y = torch.mm(weight, xt) if bias is None else torch.addmm(bias[:, None], weight, xt)  # (out, rows)
