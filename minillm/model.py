@@ -241,17 +241,17 @@ def _norm(x: torch.Tensor, spec) -> torch.Tensor:
 
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``F.linear(x, weight, bias)``, i.e. ``x @ weight.T + bias``, for the inference fast path.
+    """``F.linear(x, weight, bias)``, i.e. ``x @ weight.T + bias``, for the inference fast path (chapter 5).
 
     ``x`` ``(..., in)``, ``weight`` ``(out, in)`` -> ``(..., out)``. A decoding step multiplies
     only a few rows (one per sequence) by each weight matrix, so its time is mostly reading the
     weights from memory. On a CPU, with 8 to 32 rows and a weight of a million numbers or more
-    (4 MB in float32: larger than a core's L2 cache), BLAS (MKL) computes the same products
-    20-50% faster as ``(weight @ x.T).T`` than through ``F.linear``, whose transposed operand
-    takes a slower path there. This makes a batch-8 GPT-2-small decoding step about 15% faster
-    (``benchmarks/generate.py``, part b); with fewer rows, smaller weights (the extra transposes
-    then cost more than they save) or on other devices, ``F.linear`` is as fast or faster, so
-    it is kept. The results agree to float rounding (the sums run in another order).
+    (4 MB in float32: larger than a core's L2 cache), BLAS (MKL) computes the same products up
+    to 50% faster as ``(weight @ x.T).T`` than through ``F.linear``, whose transposed operand
+    takes a slower path there (measured on GPT-2-small's shapes, 1 thread). This makes a
+    batch-8 GPT-2-small decoding step 10-15% faster (``benchmarks/generate.py``, part b). With
+    fewer rows, smaller weights (the extra transposes then cost more than they save) or on
+    other devices, ``F.linear`` is as fast or faster, so it is kept. The results agree to float rounding (the sums run in another order).
     """
     rows = x.numel() // x.size(-1)
     if x.device.type != "cpu" or not 8 <= rows <= 32 or weight.numel() < 1 << 20:
