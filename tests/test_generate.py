@@ -157,6 +157,35 @@ def test_left_padded_batch_equals_each_prompt_alone(kw):
         assert batch.ids == alone
 
 
+@pytest.mark.parametrize("kw", CONFIGS, ids=lambda k: "-".join(str(v) for v in k.values()))
+def test_batch_of_eight_decodes_like_each_prompt_alone(kw):
+    """Eight rows per decoding step, where the fast path's multiply changes method for large
+    weights (that branch itself: :func:`test_fast_path_linear_equals_f_linear`)."""
+    model = make_model(**kw)
+    g = torch.Generator().manual_seed(1)
+    prompts = [torch.randint(0, 40, (n,), generator=g).tolist() for n in (3, 5, 5, 1, 6, 2, 4, 5)]
+    batch = generate(model, prompts, max_new_tokens=12, temperature=0)
+    assert batch.ids == [reference_greedy(model, p, 12) for p in prompts]
+
+
+@pytest.mark.parametrize("rows", [1, 7, 8, 9, 20, 32, 33, 64])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fast_path_linear_equals_f_linear(rows, bias):
+    """``model._linear`` (the fast path's multiply, computed as ``(w @ x.T).T`` for 8 to 32 rows
+    and weights of 2**20 numbers or more on a CPU) against ``torch.nn.functional.linear``, for
+    (B, T, C) inputs of every row count, with a small weight and a large one."""
+    from minillm.model import _linear
+
+    g = torch.Generator().manual_seed(rows)
+    for n_in, n_out in ((24, 40), (256, 4096)):
+        x = torch.randn(rows, 1, n_in, generator=g).view(-1, rows if rows % 2 else rows // 2, n_in)
+        w = torch.randn(n_out, n_in, generator=g) / n_in ** 0.5
+        b = torch.randn(n_out, generator=g) if bias else None
+        got = _linear(x, w, b)
+        assert got.shape == (*x.shape[:-1], n_out) and got.is_contiguous()
+        torch.testing.assert_close(got, torch.nn.functional.linear(x, w, b), atol=1e-5, rtol=1e-5)
+
+
 def test_per_row_stop_ids_and_logprobs_are_the_models():
     model = make_model()
     prompts = [[1, 2], [3, 4, 5]]
