@@ -294,8 +294,8 @@ def test_full_names_biographies_name_their_person_in_every_sentence_in_any_order
         town = world.town(p).name
         for s in sentences:  # every sentence says whose fact it is (or which town it describes)
             assert p.name in s or s.startswith(town) or s.startswith(f"The town of {town}"), s
-        assert not re.search(rf"\b(He|She|His|Her)\b", full), full
-        # the same facts as the plain biography, as a multiset of numbers and capitalised words
+        assert not re.search(r"\b(He|She|His|Her)\b", full), full
+        # the same numbers (years, counts) as the plain biography
         assert sorted(re.findall(r"\d+", plain)) == sorted(re.findall(r"\d+", full))
         firsts.append(sentences[0].startswith(f"{p.name} was born") or
                       sentences[0].startswith(f"In {p.birth_year}") or " comes from " in sentences[0])
