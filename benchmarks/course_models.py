@@ -1,9 +1,6 @@
-"""Benchmark: the course's knowledge models, "tinyworld-knowledge" (base) and "tinyworld-chat" (SFT), against issue 11's bars.
+"""Benchmark: the course's models, "tinyworld" (the base) and "tinyworld-chat" (SFT), against issue 11's bars.
 
 Issue 11's targets, each printed on its own line ending in ``met`` or ``NOT met``:
-
-(The knowledge base is an entry of its own, "tinyworld-knowledge", until its recipe meets the
-bar; then it is meant to become "tinyworld".)
 
 - the base builds in at most 8 minutes on this 2-core machine;
 - its greedy completion of fact prompts (``"X was born in the town of"``, ``"X works as"``,
@@ -22,9 +19,8 @@ recipe with one thread and the load average, so the time on an idle machine can 
 (``steps * seconds per step``). Run: ``python benchmarks/course_models.py`` (about 10 minutes
 on an idle 2-core machine; ``--threads`` sets torch's threads, default 2).
 
-Recipe search so far (one run; this shared 2-core machine had a load average of 8-14 from
-other jobs during it, so it ran at 572 tokens/s and took 84 minutes instead of about 5; this
-script has NOT been run end to end yet). Fact-completion exact match, greedy, 60 people each:
+The recipe search that led to the base (the entry was called "tinyworld-knowledge" then; the
+machine was shared throughout, load averages given). Fact-completion exact match, greedy:
 
 - cast 400 (QA pages about the first 200), 2 MB with 55% biographies (8.2 biographies per
   person, each a different paraphrase), 15% QA, 20% stories, 10% reviews; BPE 2,048 (3.93
@@ -61,10 +57,29 @@ relations (exact = the whole answer sentence; contains = the fact appears in the
   Bar (0.80 exact) NOT met. Next: a base that knows its facts first (above); mix pretraining
   text into SFT; SFT on more people; answers that do not repeat the name.
 
-What to try next for the base (not yet measured): far more exposures per person (Allen-Zhu and Li reach
-extraction with about 100 exposures per fact: a cast of 100-200, or a corpus of biographies
-and QA only, so that most tokens carry facts), fewer epochs over more distinct paraphrases
-(val loss above train loss says the text is being memorised verbatim), a wider model (256).
+- v4, the cast-100 recipe with ``full_names=True`` (every sentence of a biography names its
+  person in full: "Valen Drumberg likes to eat oranges", not "Valen likes..." or "He..."; the
+  "fullname" augmentation of Allen-Zhu and Li 2023), sentence order as before (the birth
+  sentence first, the rest shuffled): 354 s to build (2 threads, load average 1-4), held-in
+  0.69 (birth town 1.00, job 0.50, colour 0.66, food 0.60), held-out 0.02. No better.
+- v5 = "tinyworld" v2, the same with ALL sentences shuffled (their "permute" augmentation), so
+  any fact may open a biography just as it opens a fact prompt: 477 s to build (2 threads,
+  load average 4-5 from three other jobs), train loss 0.38, val 0.43. Held-in exact **1.00**
+  on all four relations (50 people), multiple-choice 1.00; held-out 0.045. Bar met. The
+  birth town had been the only fact that opened every biography, and the only one always
+  known: a fact is retrievable from a name alone when the training text states it right after
+  the name with nothing before it, as the prompt does.
+- the same with 450 steps instead of 700: 361 s (load average 4), held-in 0.985, held-out 0.04.
+
+SFT on the v5 base. The chat template used to glue the message to its role token
+("<|assistant|>Vuly Jubrook..."); our BPE, like GPT-2's, folds the space before a word into the
+word's token, so a glued name was spelled in pieces ("V", "u", "ly") the base had rarely seen at
+a word's start. With it, SFT of 30-200 steps reached no-QA exact 0.00-0.05: the model wrote
+trained people's names. The base itself answered "Question: ...\nAnswer:" prompts about the
+no-QA people at 0.99 (it had QA pages about the other half), so the knowledge was there. With a
+space after each role token (``minillm.finetune.CHAT_SPACE``), on 40 no-QA people x 6 relations:
+30 steps lr 5e-4: 0.90 (on 10 people x 2); 60 steps: 0.94; 120 steps: 0.96 (the recipe: 27 s to
+build incl. evaluation, load average 4); held-out people 0.00 exact (it invents an answer).
 """
 
 from __future__ import annotations
@@ -122,7 +137,7 @@ def main() -> None:
     from minillm.evaluate import fact_completion, qa_accuracy
 
     print(f"cache {cache}; torch threads {args.threads}; load average {os.getloadavg()[0]:.1f}")
-    base_recipe = zoo.MODELS["tinyworld-knowledge"].recipe
+    base_recipe = zoo.MODELS["tinyworld"].recipe
     s1 = step_seconds(base_recipe, 1)
     steps = zoo.recipe_config(base_recipe).steps
     tokens = steps * zoo.recipe_config(base_recipe).batch_size * base_recipe["model"]["block_size"]
@@ -131,7 +146,7 @@ def main() -> None:
           "of training on one idle core")
 
     times = {}
-    for name in ("tinyworld-knowledge", "tinyworld-chat"):
+    for name in ("tinyworld", "tinyworld-chat"):
         t = time.perf_counter()
         built = zoo.is_built(name)
         zoo.pretrained(name, progress=False)
@@ -139,9 +154,9 @@ def main() -> None:
         print(f"{name}: {'already built' if built else f'built in {times[name] / 60:.2f} min'}"
               f" (load average now {os.getloadavg()[0]:.1f})")
 
-    people = zoo.course_people("tinyworld-knowledge")
+    people = zoo.course_people("tinyworld")
     world = people["world"]
-    model, tok = zoo.pretrained("tinyworld-knowledge", progress=False)
+    model, tok = zoo.pretrained("tinyworld", progress=False)
     inn = fact_completion(model, tok, world, zoo.eval_people(people["held_in"], args.people))
     out = fact_completion(model, tok, world, zoo.eval_people(people["held_out"], args.people))
     for label, s in (("held-in", inn), ("held-out", out)):
@@ -161,9 +176,9 @@ def main() -> None:
     for q, r, a in q_in.examples[:3]:
         print(f"  Q: {q}\n  A: {r}\n  true: {a}")
 
-    if times["tinyworld-knowledge"] is not None:
+    if times["tinyworld"] is not None:
         line("tinyworld build <= 8 min (wall, shared machine)", f"{times['tinyworld'] / 60:.2f} min",
-             times["tinyworld-knowledge"] <= BARS["base_minutes"] * 60)
+             times["tinyworld"] <= BARS["base_minutes"] * 60)
     line("tinyworld training on one idle core <= 8 min (estimate from the baseline step)",
          f"{steps * s1 / 60:.2f} min", steps * s1 <= BARS["base_minutes"] * 60)
     line("tinyworld held-in fact completion >= 0.80", f"{inn.exact_all:.3f}",
