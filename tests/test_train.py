@@ -357,11 +357,18 @@ def test_a_model_built_on_a_base_builds_the_base_first(tmp_path, monkeypatch):
     monkeypatch.setitem(globals(), "_FAKE_BUILD", fake_build)
     model, _ = z.pretrained("unit-derived", progress=False)
     assert calls == [("d", z.model_dir("unit-base"))]
-    assert z.is_built("unit-base") and z.model_dir("unit-derived").name == "unit-derived-v3"
+    # the derived model's folder names its base's version
+    assert z.is_built("unit-base") and z.model_dir("unit-derived").name == "unit-derived-v3+unit-base-v1"
     info = json.loads((z.model_dir("unit-derived") / "recipe.json").read_text())
     assert info["base"] == "unit-base" and info["note"] == "copied"
     z.pretrained("unit-derived", progress=False)
     assert len(calls) == 1, "a built model was built again"
+    # a new version of the base is a new derived model, never the fine-tune of the old base
+    monkeypatch.setitem(z.MODELS, "unit-base", z.Entry(version=2, recipe=TEST_RECIPE))
+    assert not z.is_built("unit-derived")
+    z.pretrained("unit-derived", progress=False)
+    assert calls[-1] == ("d", z.model_dir("unit-base")) and z.model_dir("unit-base").name == "unit-base-v2"
+    assert len(calls) == 2
 
 
 def test_cli_models_lists_and_builds(tmp_path, monkeypatch, capsys):
