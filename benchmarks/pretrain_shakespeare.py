@@ -87,6 +87,13 @@ unset, OMP_WAIT_POLICY=PASSIVE (set by ``import minillm``).
    time outside matrix multiplies the model cannot pass ~60% of the peak at this width even
    with perfect multiplies; doubling the width gains 3 points. Squared ReLU (cheaper than GELU)
    is the one change here aimed at the non-matmul half.
+   ``--preset tinyworld`` (the course base model's own recipe from ``minillm.zoo``: 4 blocks of
+   width 128, context 128, vocabulary 1,024, 16 sequences, AdamW; random tokens), load 3 to 4:
+   16,399 tokens/s, 103.9 model GFLOP/s = 27% of a 381 GFLOP/s peak (best of 8 runs, median 278,
+   range 177-381: the load shows in the spread), NOT met; the automatic profile (3 steps):
+   aten::mm 37% and addmm 12% (matrix multiplies 49% of the step), fused attention 12%, GELU
+   forward and backward 9%, fill_/copy_ 7%, log-softmax backward 3%. Same picture as width 128
+   above: half of a step is not matrix multiplies, so 60% of the peak is out of reach at this size.
 4. No GPU was available to this task: the gpt2/bf16/torch.compile figure is not recorded.
 """
 
