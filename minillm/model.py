@@ -454,8 +454,11 @@ class GPT(nn.Module):
             need = positions.stop if isinstance(positions, slice) else int(positions.max()) + 1
         if need > self.rope_cos.size(0):
             n = max(need, 2 * self.rope_cos.size(0))
-            cos, sin = rope_cos_sin(n, self.config.head_dim, base=self.config.rope_base,
-                                    device=self.rope_cos.device, dtype=self.rope_cos.dtype)
+            # grown tables outlive this call: never make them inference tensors (generation runs
+            # under torch.inference_mode, and a later training step could not use them)
+            with torch.inference_mode(False):
+                cos, sin = rope_cos_sin(n, self.config.head_dim, base=self.config.rope_base,
+                                        device=self.rope_cos.device, dtype=self.rope_cos.dtype)
             self.rope_cos, self.rope_sin = cos, sin
         return self.rope_cos[positions], self.rope_sin[positions]
 

@@ -166,6 +166,23 @@ def test_left_padding_with_rope_gives_the_unpadded_logits():
         torch.testing.assert_close(with_pad[:, 5:], alone, atol=1e-5, rtol=1e-5)
 
 
+def test_rope_tables_grown_during_generation_still_train():
+    # generating past block_size with a rolling cache grows the RoPE tables inside
+    # torch.inference_mode; a training step afterwards must still be able to use them
+    from minillm.generate import generate
+
+    torch.manual_seed(6)
+    model = GPT(tiny(pos="rope")).eval()
+    before = model.rope_cos.size(0)
+    generate(model, [[1, 2, 3]], max_new_tokens=40, temperature=0, overflow="slide")
+    assert model.rope_cos.size(0) > before, "the test must grow the tables"
+    assert not model.rope_cos.is_inference() and not model.rope_sin.is_inference()
+    model.train()
+    _, loss = model(ids(2, 24), ids(2, 24, seed=1))
+    loss.backward()
+    assert model.blocks[0].attn.qkv.weight.grad is not None
+
+
 def test_attention_weights():
     torch.manual_seed(5)
     model = GPT(tiny())
