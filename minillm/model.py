@@ -627,8 +627,9 @@ class GPT(nn.Module):
             # a row's position never exceeds the number of tokens fed so far
             rope = self._rope_tables(positions, need=start + t)
         c = self.config
-        if self.training or c.mlp_act != "gelu" or c.qk_norm:
-            # dropout, hooks, or options the fast path below does not cover: the modules
+        if self.training or c.mlp_act != "gelu" or c.qk_norm or not self._plain_linears():
+            # dropout, options the fast path below does not cover, or linear layers replaced by
+            # something else (a LoRA wrapper, a quantised layer) whose forward must run: the modules
             x = self._embed(idx, positions)
             for i, block in enumerate(self.blocks):
                 x = block(x, rope=rope, mask=mask, cache=cache, layer=i)
@@ -654,6 +655,16 @@ class GPT(nn.Module):
         cache.advance(t)
         logits = _linear(_norm(x[:, -1:, :] if last_only else x, norm_f), self.head.weight)
         return c.logit_softcap * torch.tanh(logits / c.logit_softcap) if c.logit_softcap else logits
+
+    def _plain_linears(self) -> bool:
+        """True when every linear layer is a plain ``nn.Linear``, so that its ``weight`` is all
+        there is to it (a LoRA-wrapped or quantised layer is not: :meth:`forward_cached` then runs
+        the modules, so that unmerged adapters are not silently skipped)."""
+        plain = nn.Linear
+        if type(self.head) is not plain:
+            return False
+        return all(type(b.attn.qkv) is plain and type(b.attn.proj) is plain and type(b.mlp.fc) is plain
+                   and type(b.mlp.proj) is plain for b in self.blocks)
 
     def _inference_plan(self):
         """Every layer's weights as plain tensors, for :meth:`forward_cached`'s fast path."""

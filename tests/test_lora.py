@@ -156,3 +156,22 @@ def test_bad_targets_are_refused():
     model = apply_lora(tiny_gpt(), r=2)
     with pytest.raises(ValueError, match="already has LoRA"):
         apply_lora(model, r=2)
+
+
+def test_generation_with_the_kv_cache_uses_unmerged_adapters():
+    """The cached decoding path must run a LoRA layer's forward, not read its base weight alone."""
+    from minillm.generate import generate
+
+    model = tiny_gpt(3).eval()
+    prompt = torch.randint(0, model.config.vocab_size, (1, 5))
+    before = generate(model, prompt, max_new_tokens=8, temperature=0.0).ids
+    apply_lora(model, r=4, alpha=8.0)
+    with torch.no_grad():
+        for layer in lora_layers(model).values():
+            layer.lora_B.normal_(0, 0.5)  # an adapter that changes the outputs
+    cached = generate(model, prompt, max_new_tokens=8, temperature=0.0).ids
+    uncached = generate(model, prompt, max_new_tokens=8, temperature=0.0, use_cache=False).ids
+    assert cached == uncached, "the KV-cache path skipped the unmerged adapters"
+    assert cached != before, "the adapters should change this greedy output"
+    merge_lora(model)
+    assert generate(model, prompt, max_new_tokens=8, temperature=0.0).ids == cached
