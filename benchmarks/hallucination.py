@@ -16,8 +16,13 @@ Prints, each target on its own line ending in ``met`` or ``NOT met``:
 Run: ``PYTHONPATH=. python benchmarks/hallucination.py [--people 25]``. Exits 0 whenever it ran.
 
 Measured (2-core laptop CPU shared with other jobs, load average about 10, so times are noisy;
-``--people 25``): recorded in the report of the run that committed this file; see the chapter's
-closing note for the figures.
+``--people 20``, the whole run about 15 minutes under that load):
+held-in 0.962 (confidence 0.932), held-out 0.062 (confidence 0.964); ECE 0.400 -> 0.381 (T 4.93);
+abstention by confidence: no threshold reaches 0.95 (coverage 0, NOT met); "I don't know" LoRA
+(60 steps): precision 1.000 at coverage 0.050 (met, but tiny coverage); BM25 recall@1 0.500,
+@5 0.875; dense recall@1 0.087, @5 0.169; held-out with BM25 passages 0.013 without fine-tune,
+0.050 after 60 LoRA steps (NOT met; held-in drops to 0.412); reversal curse on the tiny GPT,
+forward-only data: forward 1.000 / reverse 0.025 = chance (met).
 """
 
 from __future__ import annotations
