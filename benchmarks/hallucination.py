@@ -22,7 +22,8 @@ abstention by confidence: no threshold reaches 0.95 (coverage 0, NOT met); "I do
 (60 steps): precision 1.000 at coverage 0.050 (met, but tiny coverage); BM25 recall@1 0.500,
 @5 0.875; dense recall@1 0.087, @5 0.169; held-out with BM25 passages 0.013 without fine-tune,
 0.050 after 60 LoRA steps (NOT met; held-in drops to 0.412); reversal curse on the tiny GPT,
-forward-only data: forward 1.000 / reverse 0.025 = chance (met).
+forward-only data: forward 1.000 / reverse 0.025 = chance (met); with reversed sentences
+forward 1.000 / reverse 0.950 (met). Run time 661 s.
 """
 
 from __future__ import annotations
