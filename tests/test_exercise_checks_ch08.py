@@ -123,7 +123,6 @@ def test_project_report_check():
     ch.check_project(good)
     bad = {
         "needs a 'after'": {k: v for k, v in good.items() if k != "after"},
-        "equal": {**good, "after": 0.05},
         "at least 40": {**good, "n_questions": 12},
         "not a count": {**good, "after": 0.512},
         "in \\[0, 1\\]": {**good, "after": 1.5},
