@@ -1,0 +1,499 @@
+"""Chapter 8's experiments: measuring hallucination on TinyWorld, and fixing it with retrieval.
+
+TinyWorld knows every fact and which people a model never read about, so "the model made it up"
+becomes a number. This module holds the experiment helpers the chapter and
+``benchmarks/hallucination.py`` share; the general pieces live in :mod:`minillm.rag` (BM25,
+dense search, prompt assembly) and :mod:`minillm.calibration` (ECE, temperature, abstention).
+
+- :func:`answer_scores`: ask an assistant questions and read, besides its greedy reply, its
+  probability for every possible answer (every town, every job...): the answer it gives, how
+  sure it is, and the logits that temperature scaling and reliability diagrams need.
+- :func:`parse_reply`: which person and which fact a reply names (a hallucinated reply often
+  swaps in a known person with a similar name and recites that person's fact).
+- :func:`passage_store`: one sentence per passage, from biographies that name their person in
+  full, for retrieval; :func:`relevant_passages` says which passages answer a question.
+- :func:`embed_texts`: a dense embedding from the model's own hidden states.
+- :func:`context_prompt`: the chat prompt with retrieved passages before the question, within
+  the model's context; :func:`context_examples` and :func:`lora_finetune` teach the assistant,
+  cheaply, to read it; :func:`idk_examples` teach it to say :data:`IDK`.
+- :func:`fact_documents` and :func:`train_tiny`: a tiny corpus where each person's facts appear
+  a chosen number of times, optionally with reversed parent sentences, and a tiny GPT trained
+  on it in seconds (knowledge frequency and the reversal curse).
+
+Papers: Berglund et al. (2023), "The Reversal Curse: LLMs trained on 'A is B' fail to learn
+'B is A'", https://arxiv.org/abs/2309.12288; Kandpal et al. (2023), "Large Language Models
+Struggle to Learn Long-Tail Knowledge", https://arxiv.org/abs/2211.08411; Lewis et al. (2020),
+"Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks", https://arxiv.org/abs/2005.11401.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+
+import torch
+
+from .evaluate import (
+    FACT_PROMPTS,
+    _check_model,
+    chat_prompt,
+    continuation_logprobs,
+    fact_answer,
+    fact_candidates,
+    greedy_complete,
+)
+from .rag import assemble_prompt
+from .tokenizer import ASSISTANT, END, USER
+from .utils import InputTypeError, check_float, check_int
+
+#: The words an assistant's answer sentence puts just before the fact, per relation (the
+#: answers of :meth:`minillm.world.World.qa`: "X was born in T.", "X works as a J.", ...).
+MARKERS = {
+    "birth_city": " was born in",
+    "job": " works as",
+    "color": " favourite colour is",
+    "food": " favourite food is",
+}
+
+#: What the assistant says when it does not know (chapter 8's abstention).
+IDK = "I don't know."
+
+#: The chat prompt with retrieved passages: ``<|user|> Context: ... Question: ...<|end|><|assistant|>``.
+CONTEXT_TEMPLATE = f"{USER} Context: {{context}} Question: {{question}}{END}{ASSISTANT}"
+
+
+def _check_relation(relation: str) -> str:
+    if not isinstance(relation, str) or relation not in MARKERS:
+        raise ValueError(f"relation {relation!r} has no answer candidates; choose one of {sorted(MARKERS)}")
+    return relation
+
+
+def _check_qas(qas) -> list:
+    if isinstance(qas, (str, bytes)) or not hasattr(qas, "__iter__"):
+        raise InputTypeError(f"qas must be a list of World.qa(...) questions, got {type(qas).__name__}")
+    qas = list(qas)
+    if not qas:
+        raise ValueError("qas is empty; pass World.qa(person, relation) questions")
+    for i, q in enumerate(qas):
+        if not all(hasattr(q, a) for a in ("question", "answer", "person", "relation")):
+            raise InputTypeError(f"qas[{i}] must be a QA from World.qa(person, relation), got {q!r:.40}")
+        _check_relation(q.relation)
+    return qas
+
+
+@dataclass
+class AnswerScores:
+    """An assistant's answers to questions, with its probabilities over every possible answer.
+
+    For N questions: ``logits`` is a list of N tensors ``(K_r,)`` (log-probabilities of the K_r
+    candidates of the question's relation, e.g. the 120 towns), ``labels`` (N,) the true
+    candidate's index, ``predicted`` (N,) the most likely candidate, ``confidence`` (N,) its
+    probability after a softmax over the candidates, ``correct`` (N,) bool, ``replies`` the
+    greedy replies and ``prompts`` the prompts asked.
+    """
+
+    logits: list
+    labels: torch.Tensor
+    predicted: torch.Tensor
+    confidence: torch.Tensor
+    correct: torch.Tensor
+    replies: list = field(default_factory=list)
+    prompts: list = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct.float().mean().item()
+
+    def temperature_confidence(self, temperature: float) -> torch.Tensor:
+        """The confidences after dividing every logit by ``temperature`` (N,)."""
+        t = check_float("temperature", temperature, 0.0, exclusive_minimum=True)
+        return torch.stack([torch.softmax(lg / t, 0)[p] for lg, p in zip(self.logits, self.predicted)])
+
+    def padded_logits(self) -> torch.Tensor:
+        """``(N, K)`` logits, short candidate lists padded with -inf-like -1e4 (for fitting T)."""
+        k = max(len(lg) for lg in self.logits)
+        out = torch.full((len(self.logits), k), -1e4, dtype=torch.float64)
+        for i, lg in enumerate(self.logits):
+            out[i, : len(lg)] = lg
+        return out
+
+
+@torch.no_grad()
+def answer_scores(model, tokenizer, world, qas, prompts=None, *, max_new_tokens: int = 20) -> AnswerScores:
+    """Ask ``qas`` (``World.qa`` questions on ``birth_city``, ``job``, ``color`` or ``food``).
+
+    Each prompt (default: the chat prompt of the question) is answered greedily. The reply up to
+    the relation's :data:`MARKERS` (``" ... was born in"``) is then kept as it is, whatever
+    person it names, and every candidate answer is scored after it with
+    :func:`minillm.evaluate.continuation_logprobs`: the probabilities over the candidates are
+    the model's belief about the fact, *given what it has already said*. A reply without the
+    marker is replaced by the true answer sentence's start. Returns :class:`AnswerScores`.
+    """
+    _check_model(model, tokenizer)
+    qas = _check_qas(qas)
+    if prompts is None:
+        prompts = [chat_prompt(q.question) for q in qas]
+    elif isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or len(prompts) != len(qas):
+        raise ValueError(f"prompts must be None or a list of {len(qas)} strings, one per question")
+    was = model.training
+    model.eval()
+    try:
+        replies = greedy_complete(model, tokenizer, list(prompts), max_new_tokens, stop=END)
+        logits, labels = [], []
+        for q, prompt, reply in zip(qas, prompts, replies):
+            marker = MARKERS[q.relation]
+            cut = reply.find(marker)
+            if cut < 0:  # no answer sentence: score the candidates after the true sentence's start
+                start = q.answer.find(marker)
+                head = " " + q.answer[: start + len(marker)]
+            else:
+                head = reply[: cut + len(marker)]
+            cands = fact_candidates(world, q.relation)
+            lp = candidate_logprobs(model, tokenizer, prompt + head, [" " + c for c in cands])
+            logits.append(lp.double())
+            labels.append(cands.index(fact_answer(world, world.people[q.person], q.relation)))
+    finally:
+        model.train(was)
+    labels_t = torch.tensor(labels)
+    probs = [torch.softmax(lg, 0) for lg in logits]
+    pred = torch.tensor([int(p.argmax()) for p in probs])
+    conf = torch.stack([p.max() for p in probs])
+    return AnswerScores(logits, labels_t, pred, conf, pred == labels_t, replies, list(prompts))
+
+
+@torch.no_grad()
+def candidate_logprobs(model, tokenizer, prompt: str, candidates) -> torch.Tensor:
+    """``log p(candidate | prompt)`` for each of ``candidates``, ``(K,)``: the same numbers as
+    :func:`minillm.evaluate.continuation_logprobs`, faster for many short candidates.
+
+    The prompt runs once into a KV cache (chapter 5), which is then copied for every candidate,
+    so only the candidates' own tokens are computed K times. (The cached forward reads the
+    weights directly: merge LoRA adapters first, as :func:`lora_finetune` does.)
+    """
+    _check_model(model, tokenizer)
+    if not isinstance(prompt, str):
+        raise InputTypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    if isinstance(candidates, str) or not isinstance(candidates, (list, tuple)) or not candidates:
+        raise InputTypeError("candidates must be a non-empty list of strings")
+    p = tokenizer.encode(prompt)
+    if not p:
+        raise ValueError("prompt is empty; the first candidate token needs a token before it")
+    enc = [tokenizer.encode(c) for c in candidates]
+    if any(not e for e in enc):
+        raise ValueError("candidates holds an empty string; every candidate needs a token")
+    longest = max(map(len, enc))
+    block = model.config.block_size
+    if len(p) + longest > block:
+        raise ValueError(f"the prompt ({len(p)} tokens) plus the longest candidate ({longest}) do not fit "
+                         f"in the model's context (block_size={block}); shorten the prompt")
+    device = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    try:
+        cache = model.new_cache(1, len(p) + longest)
+        first, _ = model(torch.tensor([p], device=device), cache=cache)
+        first = torch.log_softmax(first[0, -1].float(), -1).cpu()  # (V,)
+        out = torch.tensor([first[e[0]] for e in enc], dtype=torch.float64)
+        if longest > 1:
+            cache.reorder(torch.zeros(len(enc), dtype=torch.long, device=device))
+            x = torch.zeros(len(enc), longest - 1, dtype=torch.long)
+            for i, e in enumerate(enc):
+                x[i, : len(e) - 1] = torch.tensor(e[:-1])
+            rest, _ = model(x.to(device), cache=cache)
+            rest = torch.log_softmax(rest.float(), -1).cpu()  # (K, L-1, V)
+            for i, e in enumerate(enc):
+                if len(e) > 1:
+                    out[i] += rest[i, torch.arange(len(e) - 1), torch.tensor(e[1:])].double().sum()
+    finally:
+        model.train(was)
+    return out
+
+
+_REPLY = re.compile(r"^\s*([A-Z][a-z]+ [A-Z][a-z]+)(?:'s)?")
+
+
+def parse_reply(world, reply: str):
+    """The person a reply is about, if it names one of ``world``'s people: a ``Person`` or None.
+
+    ``" Pelle Stiton was born in Drorkwick."`` -> ``world.person("Pelle Stiton")``.
+    """
+    if not isinstance(reply, str):
+        raise InputTypeError(f"reply must be a str, got {type(reply).__name__}")
+    m = _REPLY.match(reply)
+    if not m:
+        return None
+    try:
+        return world.person(m.group(1))
+    except KeyError:
+        return None
+
+
+# --- retrieval -----------------------------------------------------------------------------------
+
+
+_SENTENCE = re.compile(r"(?<=\.)\s+")
+
+
+def passage_store(world, people, *, seed: int = 0) -> tuple[list[str], list[tuple[int, int]]]:
+    """One biography per person (naming the person in full in every sentence), split into
+    sentences: the passages a retriever searches. Returns ``(passages, ids)`` with ids
+    ``(person id, sentence number)``."""
+    people = list(people)
+    if not people:
+        raise ValueError("people is empty; pass the people whose biographies the store should hold")
+    check_int("seed", seed, 0)
+    rng = random.Random(seed)
+    passages, ids = [], []
+    for p in people:
+        for k, s in enumerate(_SENTENCE.split(world.biography(p, rng, full_names=True))):
+            passages.append(s)
+            ids.append((p.id, k))
+    return passages, ids
+
+
+def relevant_passages(world, qa, passages, ids) -> list:
+    """The ids of the passages that answer ``qa``: they name its person and hold its answer."""
+    person = world.people[qa.person]
+    answer = fact_answer(world, person, _check_relation(qa.relation))
+    out = [i for p, i in zip(passages, ids)
+           if i[0] == person.id and person.name in p and re.search(rf"\b{re.escape(answer)}\b", p)]
+    return out
+
+
+@torch.no_grad()
+def embed_texts(model, tokenizer, texts, *, batch_size: int = 64) -> torch.Tensor:
+    """Dense embeddings from a GPT's own final hidden states: the mean over each text's tokens,
+    ``(N, C)``. A language model's states encode what comes next, not what a text is about, so
+    these are a weak retriever (chapter 8 measures how weak)."""
+    _check_model(model, tokenizer)
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not texts:
+        raise InputTypeError("texts must be a non-empty list of strings")
+    check_int("batch_size", batch_size, 1)
+    device = next(model.parameters()).device
+    block = model.config.block_size
+    enc = [tokenizer.encode(t)[:block] for t in texts]
+    if any(len(e) == 0 for e in enc):
+        raise ValueError("texts holds an empty string; every text needs at least one token")
+    was = model.training
+    model.eval()
+    out = []
+    try:
+        for k in range(0, len(enc), batch_size):
+            chunk = enc[k: k + batch_size]
+            t = max(map(len, chunk))
+            x = torch.zeros(len(chunk), t, dtype=torch.long)
+            mask = torch.zeros(len(chunk), t, dtype=torch.bool)
+            for i, e in enumerate(chunk):
+                x[i, : len(e)] = torch.tensor(e)
+                mask[i, : len(e)] = True
+            h, _ = model(x.to(device), padding_mask=mask.to(device), return_hidden=True)
+            m = mask.to(h.device, h.dtype)[..., None]
+            out.append(((h * m).sum(1) / m.sum(1)).float().cpu())
+    finally:
+        model.train(was)
+    return torch.cat(out)
+
+
+def context_prompt(question: str, passages, tokenizer, max_tokens: int) -> str:
+    """The chat prompt with ``passages`` (best first) before the question, at most ``max_tokens``
+    tokens: passages are cut to fit, the question never (see :func:`minillm.rag.assemble_prompt`)."""
+    return assemble_prompt(question, list(passages), tokenizer, max_tokens, template=CONTEXT_TEMPLATE,
+                           separator=" ")
+
+
+# --- cheap fine-tunes ----------------------------------------------------------------------------
+
+
+def _encode_turn(tokenizer, prompt: str, answer: str) -> tuple[list[int], list[int]]:
+    """``(ids, targets)`` for a chat prompt ending in ``<|assistant|>`` and the reply ``answer``;
+    only the reply (and its ``<|end|>``) has targets, as :func:`minillm.finetune.encode_chat`."""
+    from .finetune import CHAT_SPACE, IGNORE
+
+    head = tokenizer.encode(prompt)
+    body = tokenizer.encode(CHAT_SPACE + answer + END)
+    ids = head + body
+    targets = [IGNORE] * (len(head) - 1) + body
+    return ids[:-1], targets
+
+
+def context_examples(tokenizer, world, qas, passages_for, max_tokens: int, *, distractor_rate: float = 0.0,
+                     seed: int = 0) -> list:
+    """Training examples that teach an assistant to answer from the context in its prompt.
+
+    ``passages_for(qa)`` returns the passages to show for a question (best first). Each example
+    is ``(ids, targets)`` with the loss on the true answer sentence only.
+    """
+    qas = _check_qas(qas)
+    if not callable(passages_for):
+        raise InputTypeError("passages_for must be a function qa -> list of passages")
+    check_float("distractor_rate", distractor_rate, 0.0, 1.0)
+    rng = random.Random(seed)
+    out = []
+    for q in qas:
+        passages = list(passages_for(q))
+        if distractor_rate and rng.random() < distractor_rate:
+            rng.shuffle(passages)
+        out.append(_encode_turn(tokenizer, context_prompt(q.question, passages, tokenizer, max_tokens), q.answer))
+    return out
+
+
+def idk_examples(tokenizer, known_qas, unknown_qas) -> list:
+    """Examples that teach an assistant to say :data:`IDK` about ``unknown_qas`` and to answer
+    ``known_qas`` as before (the loss is on the reply only)."""
+    known, unknown = _check_qas(known_qas), _check_qas(unknown_qas)
+    return ([_encode_turn(tokenizer, chat_prompt(q.question), q.answer) for q in known]
+            + [_encode_turn(tokenizer, chat_prompt(q.question), IDK) for q in unknown])
+
+
+def lora_finetune(model, examples, *, steps: int = 40, lr: float = 3e-3, r: int = 8, batch_size: int = 32,
+                  seed: int = 0, targets=("attn.qkv", "attn.proj", "mlp.fc", "mlp.proj")) -> list[float]:
+    """Fine-tune ``model`` in place with LoRA adapters (:func:`minillm.lora.apply_lora`) on
+    ``(ids, targets)`` examples for ``steps`` AdamW steps; returns the loss of every step.
+
+    The adapters are merged into the weights at the end (generation then sees them); a model
+    that already has adapters has them unmerged and trained further. Tens of steps on a
+    laptop CPU take seconds for the course's 1M-parameter models.
+    """
+    from .finetune import ExampleBatches
+    from .lora import LoRALinear, apply_lora, merge_lora
+
+    steps = check_int("steps", steps, 1)
+    lr = check_float("lr", lr, 0.0, exclusive_minimum=True)
+    batches = ExampleBatches(examples, batch_size, seed=seed, max_len=model.config.block_size)
+    if not any(isinstance(m, LoRALinear) for m in model.modules()):
+        torch.manual_seed(seed)
+        present = [t for t in targets if any(n.endswith(t) for n, _ in model.named_modules())]
+        apply_lora(model, r=r, alpha=2.0 * r, target_modules=present)
+    else:
+        for m in model.modules():
+            if isinstance(m, LoRALinear) and m.merged:
+                m.unmerge()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    device = next(model.parameters()).device
+    losses = []
+    model.train()
+    for step in range(steps):
+        x, y, mask = batches.batch(step)
+        _, loss = model(x.to(device), y.to(device), padding_mask=mask.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    merge_lora(model)  # generation's cached forward reads the weights: fold the update into them
+    return losses
+
+
+@torch.no_grad()
+def idk_probability(model, tokenizer, qas) -> torch.Tensor:
+    """``P(reply starts with "I don't know.")`` for each question, ``(N,)``: an abstention score."""
+    qas = _check_qas(qas)
+    from .finetune import CHAT_SPACE
+
+    out = [continuation_logprobs(model, tokenizer, chat_prompt(q.question), [CHAT_SPACE + IDK]).exp()[0]
+           for q in qas]
+    return torch.stack(out).double()
+
+
+# --- a tiny world of facts: frequency and the reversal curse --------------------------------------
+
+
+def _child_word(person) -> str:
+    return "daughter" if person.gender == "female" else "son"
+
+
+def fact_documents(world, people, repeats, *, reverse: bool = False, seed: int = 0) -> list[str]:
+    """Short documents stating each person's birth town and mother, ``repeats[i]`` times for
+    ``people[i]`` (in shuffled order, each time one of a few paraphrases).
+
+    The mother fact is written one way, ``"A's mother is B."``; ``reverse=True`` also writes
+    ``"B's son is A."`` (the cheap data fix of the reversal curse). People without a mother
+    get no mother sentence.
+    """
+    people = list(people)
+    if isinstance(repeats, int) and not isinstance(repeats, bool):
+        repeats = [repeats] * len(people)
+    repeats = list(repeats)
+    if len(repeats) != len(people):
+        raise ValueError(f"repeats has {len(repeats)} entries but people has {len(people)}")
+    for k in repeats:
+        check_int("repeats", k, 1)
+    rng = random.Random(seed)
+    docs = []
+    for p, k in zip(people, repeats):
+        town = world.town(p).name
+        mother = world.people[p.mother] if p.mother is not None else None
+        for _ in range(k):
+            s = [rng.choice([f"{p.name} was born in {town}.", f"{p.name} was born in the town of {town}."])]
+            if mother is not None:
+                s.append(f"{p.name}'s mother is {mother.name}.")
+                if reverse:
+                    s.append(f"{mother.name}'s {_child_word(p)} is {p.name}.")
+            rng.shuffle(s)
+            docs.append(" ".join(s))
+    rng.shuffle(docs)
+    return docs
+
+
+def train_tiny(docs, tokenizer, *, steps: int = 300, seed: int = 0, n_layer: int = 2, n_embd: int = 64,
+               block_size: int = 64, batch_size: int = 32, lr: float = 3e-3):
+    """A tiny GPT trained from scratch on ``docs`` (a list of strings); returns ``(model, losses)``.
+
+    A few seconds on a laptop CPU: for experiments that need to change the pretraining data.
+    """
+    from .model import GPT, GPTConfig
+
+    if isinstance(docs, str) or not isinstance(docs, (list, tuple)) or not docs:
+        raise InputTypeError("docs must be a non-empty list of strings")
+    steps = check_int("steps", steps, 1)
+    torch.manual_seed(seed)
+    ids = []
+    for d in docs:
+        ids += tokenizer.encode(d + "\n\n")
+    data = torch.tensor(ids)
+    if len(data) <= block_size + 1:
+        raise ValueError(f"docs hold {len(data)} tokens, fewer than block_size + 2 = {block_size + 2}")
+    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=block_size, n_layer=n_layer,
+                          n_head=4, n_embd=n_embd, pos="rope", dropout=0.0))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    model.train()
+    for step in range(steps):
+        for group in opt.param_groups:  # linear warmup, then linear decay to lr / 10
+            warm = min(1.0, (step + 1) / 20)
+            group["lr"] = lr * warm * (1 - 0.9 * step / steps)
+        start = torch.randint(0, len(data) - block_size - 1, (batch_size,), generator=g)
+        x = torch.stack([data[s: s + block_size] for s in start.tolist()])
+        y = torch.stack([data[s + 1: s + block_size + 1] for s in start.tolist()])
+        _, loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return model, losses
+
+
+@torch.no_grad()
+def choice_accuracy(model, tokenizer, prompts, candidates, answers) -> torch.Tensor:
+    """Multiple choice by log-probability: for each prompt, is ``answers[i]`` the most likely of
+    ``candidates`` (scored with a leading space)? Returns a bool tensor ``(N,)``."""
+    if isinstance(prompts, str) or len(prompts) != len(answers):
+        raise ValueError("prompts and answers must be lists of the same length")
+    cands = [" " + c for c in candidates]
+    out = []
+    for p, a in zip(prompts, answers):
+        if a not in candidates:
+            raise ValueError(f"answer {a!r} is not among the candidates")
+        lp = continuation_logprobs(model, tokenizer, p, cands)
+        out.append(candidates[int(lp.argmax())] == a)
+    return torch.tensor(out)
+
+
+__all__ = ["MARKERS", "IDK", "CONTEXT_TEMPLATE", "AnswerScores", "answer_scores", "parse_reply",
+           "passage_store", "relevant_passages", "embed_texts", "context_prompt", "context_examples",
+           "idk_examples", "lora_finetune", "idk_probability", "fact_documents", "train_tiny",
+           "choice_accuracy", "candidate_logprobs", "FACT_PROMPTS"]
