@@ -58,9 +58,9 @@ from minillm.rlhf import (
     RewardModel,
     RewardModelTrainer,
     RLConfig,
+    course_task,
     evaluate_policy,
     policy_format,
-    qa_task,
     sample_pairs,
 )
 
@@ -69,8 +69,8 @@ def run(seed: int, args) -> dict:
     seed_everything(seed)
     sft, tok = pretrained(args.model)
     fmt = policy_format(tok, chat="chat" in args.model)
-    task = qa_task(args.prompts + args.eval_prompts, seed=0, template=fmt["template"])
-    train, held = task.split(args.prompts)
+    # questions about the cast SFT never asked about; the held-out ones about other people
+    train, held = course_task(args.prompts, args.eval_prompts, fmt["template"], model=args.model)
     labeller = train.labeller(0.5)
     sampling = dict(stop=fmt["stop"], stop_ids=fmt["stop_ids"])
 
@@ -119,7 +119,7 @@ def run(seed: int, args) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="tinyworld-ch4")
+    ap.add_argument("--model", default="tinyworld-chat")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--prompts", type=int, default=128, help="training prompts")
     ap.add_argument("--eval-prompts", type=int, default=64, help="held-out prompts")
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     ap.add_argument("--grpo-steps", type=int, default=30)
     ap.add_argument("--ppo-lr", type=float, default=3e-5)
     ap.add_argument("--dpo-lr", type=float, default=3e-5)
-    ap.add_argument("--grpo-lr", type=float, default=5e-5)
+    ap.add_argument("--grpo-lr", type=float, default=8e-5)
     ap.add_argument("--kl", type=float, default=0.1, help="PPO's KL coefficient")
     args = ap.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
