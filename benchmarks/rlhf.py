@@ -1,6 +1,9 @@
 """Benchmark: PPO, DPO and GRPO on chapter 7's task (helpful answers to TinyWorld questions).
 
-For each of ``--seeds`` seeds, from the same SFT policy (``--model``):
+The policy is chapter 6's chat model (``--model tinyworld-chat``); the questions ask about the part
+of its cast that SFT never asked about (:func:`minillm.rlhf.course_task`: 128 training questions,
+64 held-out ones about other people), where it answers well but not always correctly or cleanly.
+For each of ``--seeds`` seeds, from the same SFT policy:
 
 1. sample two answers per training prompt (``--rounds`` times) and let the simulated labeller
    (:meth:`minillm.rlhf.QATask.labeller`, Bradley-Terry noise 0.5) pick one: the preference pairs;
@@ -21,24 +24,34 @@ gain / (run-to-run standard deviation), KL, wall time; then the issue's targets,
   every ``--dpo-every`` steps, and its training time at the first checkpoint whose true reward
   reaches PPO's final one is compared with PPO's training time plus its reward model's.
 
-Run: ``python benchmarks/rlhf.py`` (about 8 minutes on a laptop CPU; ``--seeds 1`` for a quick look).
+Run: ``python benchmarks/rlhf.py`` (about 10 minutes of wall time on the shared 2-core CPU below;
+``--seeds 1`` for a quick look).
 
-Measured (2026-11-27, shared 2-core CPU, other jobs running, so times are noisy; model
-``tinyworld`` v1, base-model format):
+Measured (2026-11-27, ``nice -n 10 python benchmarks/rlhf.py``, model ``tinyworld-chat`` v5 on
+``tinyworld`` v2; the 2-core CPU was shared with other jobs, load average 8.8-11.0 during the
+run, so every time below is several times a quiet laptop's and noisy; the ratio of DPO's to PPO's
+time is the figure to compare):
 
     method    gain     sd  effect     KL  seconds
-    ppo      0.228  0.017    13.2   0.98     41.7
-    dpo      0.294  0.007    43.1   0.66     15.8
-    grpo     0.136  0.065     2.1   2.82     53.8
-    (SFT true reward 1.27-1.35; reward model held-out accuracy 0.68-0.82, noise ceiling 0.91;
-    450-463 labelled pairs per seed)
-    target: PPO raises the true reward by a clear margin (0.228 > 0.1 and > 2 sd = 0.035): met
-    target: DPO raises the true reward by a clear margin (0.294 > 0.1 and > 2 sd = 0.014): met
-    target: GRPO raises the true reward by a clear margin (0.136 > 0.1 and > 2 sd = 0.130): met
-      (only just: GRPO's gain varies most over seeds, 0.08 to 0.21)
-    DPO reaches PPO's final true reward after 10.1, 19.4, 6.9 s; PPO + reward model 41.7 s
-    target: DPO reaches PPO's true reward at <= 1/3 of PPO's wall time (12.1 s vs 13.9 s): met
-      (only just; an earlier run on a busier CPU, timing DPO's full 30 steps, gave 0.63, NOT met)
+    ppo      0.123  0.018     7.0   0.10     50.6
+    dpo      0.224  0.041     5.4   0.17     25.8
+    grpo     0.195  0.055     3.5   0.12     71.5
+    (SFT true reward 3.37-3.43 of at most 4; reward model held-out accuracy 0.67, 0.92, 0.79
+    against a noise ceiling of 0.93; 240-281 labelled pairs per seed: most pairs of answers are
+    identical and dropped)
+    target: PPO raises the true reward by a clear margin (gain 0.123 > 0.1 and > 2 sd = 0.035): met
+    target: DPO raises the true reward by a clear margin (gain 0.224 > 0.1 and > 2 sd = 0.083): met
+    target: GRPO raises the true reward by a clear margin (gain 0.195 > 0.1 and > 2 sd = 0.111): met
+    DPO reaches PPO's final true reward after 9.2, 11.8, 8.7 s of training (per seed); PPO with
+    its reward model takes 50.6 s
+    target: DPO reaches PPO's true reward at <= 1/3 of PPO's wall time (9.9 s vs 16.9 s): met
+
+GRPO's settings matter most: an earlier run with ``--grpo-lr 8e-5 --grpo-kl 0.04`` (load 10-16)
+gave GRPO a gain of 0.013 (sd 0.263, NOT met): on seed 0, whose reward model is the weakest
+(accuracy 0.67), it exploited the reward model (true reward 3.39 -> 3.14, KL 2.2), while PPO and
+DPO gave the same figures as above. The defaults (lr 5e-5, KL weight 0.2) hold it near the SFT
+model. PPO's gain is the smallest and its lr (3e-5) is near the edge: ``--ppo-lr 1e-4`` made it
+exploit the reward model too (gain -0.58 on seed 0).
 """
 
 from __future__ import annotations
@@ -58,9 +71,9 @@ from minillm.rlhf import (
     RewardModel,
     RewardModelTrainer,
     RLConfig,
+    course_task,
     evaluate_policy,
     policy_format,
-    qa_task,
     sample_pairs,
 )
 
@@ -69,8 +82,8 @@ def run(seed: int, args) -> dict:
     seed_everything(seed)
     sft, tok = pretrained(args.model)
     fmt = policy_format(tok, chat="chat" in args.model)
-    task = qa_task(args.prompts + args.eval_prompts, seed=0, template=fmt["template"])
-    train, held = task.split(args.prompts)
+    # questions about the cast SFT never asked about; the held-out ones about other people
+    train, held = course_task(args.prompts, args.eval_prompts, fmt["template"], model=args.model)
     labeller = train.labeller(0.5)
     sampling = dict(stop=fmt["stop"], stop_ids=fmt["stop_ids"])
 
@@ -100,9 +113,11 @@ def run(seed: int, args) -> dict:
         "dpo": lambda p: DPOTrainer(p, tok, pairs, RLConfig(
             steps=args.dpo_steps, lr=args.dpo_lr, batch_size=32, dpo_beta=0.1, **rl), end=fmt["end"]),
         "grpo": lambda p: GRPOTrainer(p, tok, train.prompts, rm, RLConfig(
-            steps=args.grpo_steps, lr=args.grpo_lr, batch_size=4, group_size=8, kl_coef=0.04, **rl)),
+            steps=args.grpo_steps, lr=args.grpo_lr, batch_size=4, group_size=8, kl_coef=args.grpo_kl, **rl)),
     }
     for name, make in methods.items():
+        if name not in args.methods.split(","):
+            continue
         policy = copy.deepcopy(sft)
         trainer = make(policy)
         if name == "dpo":  # checkpoints along the way: when does DPO reach PPO's reward?
@@ -119,7 +134,7 @@ def run(seed: int, args) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default="tinyworld-ch4")
+    ap.add_argument("--model", default="tinyworld-chat")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--prompts", type=int, default=128, help="training prompts")
     ap.add_argument("--eval-prompts", type=int, default=64, help="held-out prompts")
@@ -133,7 +148,10 @@ def main(argv=None) -> int:
     ap.add_argument("--dpo-lr", type=float, default=3e-5)
     ap.add_argument("--grpo-lr", type=float, default=5e-5)
     ap.add_argument("--kl", type=float, default=0.1, help="PPO's KL coefficient")
+    ap.add_argument("--grpo-kl", type=float, default=0.2, help="GRPO's KL coefficient")
+    ap.add_argument("--methods", default="ppo,dpo,grpo", help="which methods to run (comma-separated)")
     args = ap.parse_args(argv)
+    methods = [m for m in ("ppo", "dpo", "grpo") if m in args.methods.split(",")]
     torch.set_num_threads(max(1, torch.get_num_threads()))
     runs = []
     for seed in range(args.seeds):
@@ -142,12 +160,12 @@ def main(argv=None) -> int:
         print(f"seed {seed}: {r['pairs']} pairs ({r['pairs_seconds']:.1f} s), reward model held-out "
               f"accuracy {r['rm_accuracy']:.3f} (noise ceiling {r['noise_ceiling']:.3f}, "
               f"{r['rm_seconds']:.1f} s); SFT true reward {r['sft']['reward']:.3f}", flush=True)
-        for m in ("ppo", "dpo", "grpo"):
+        for m in methods:
             print(f"  {m:5s} true reward {r[m]['reward']:.3f}  KL {r[m]['kl']:.2f}  {r[m]['seconds']:.1f} s"
                   f"  e.g. {r[m]['answers'][0]!r}", flush=True)
     print(f"\n{'method':6s} {'gain':>7s} {'sd':>6s} {'effect':>7s} {'KL':>6s} {'seconds':>8s}")
     summary = {}
-    for m in ("ppo", "dpo", "grpo"):
+    for m in methods:
         gains = [r[m]["reward"] - r["sft"]["reward"] for r in runs]
         sd = statistics.stdev(gains) if len(gains) > 1 else float("nan")
         secs = statistics.mean(r[m]["seconds"] + (r["rm_seconds"] if m != "dpo" else 0) for r in runs)
@@ -156,11 +174,13 @@ def main(argv=None) -> int:
         summary[m] = (mean, sd, secs)
         print(f"{m:6s} {mean:7.3f} {sd:6.3f} {mean / sd if sd > 0 else float('inf'):7.1f} {kl:6.2f} {secs:8.1f}")
     print("(seconds: PPO and GRPO include training the reward model; DPO needs none)")
-    for m in ("ppo", "dpo", "grpo"):
+    for m in methods:
         mean, sd, _ = summary[m]
         ok = mean > 0.1 and (len(runs) < 2 or mean > 2 * sd)
         print(f"target: {m.upper()} raises the true reward by a clear margin (gain {mean:.3f} > 0.1 and "
               f"> 2 sd = {2 * sd:.3f}): {'met' if ok else 'NOT met'}")
+    if "ppo" not in methods or "dpo" not in methods:
+        return 0
     # per seed: DPO's training time at its first checkpoint whose true reward reaches PPO's final one
     reach = []
     for r in runs:

@@ -18,6 +18,7 @@ Read top to bottom:
    :class:`GRPOTrainer`, all configured by :class:`RLConfig`.
 6. Verifiable rewards (RLVR): :class:`ExactAnswerReward`.
 7. Chapter 7's task: :func:`qa_task` (TinyWorld questions and a labeller's hidden taste),
+   :func:`course_task` (the chat model's version),
    :func:`sample_pairs`, :func:`evaluate_policy`, :func:`policy_format`.
 
 Papers:
@@ -1327,13 +1328,17 @@ class QATask:
 
 
 def qa_task(n: int = 64, seed: int = 0, template: str = CHAT_TEMPLATE,
-            relations: Sequence[str] = TASK_RELATIONS, world_seed: int = 0) -> QATask:
-    """``n`` distinct questions about TinyWorld's (pretraining) people, as chapter 7's task.
+            relations: Sequence[str] = TASK_RELATIONS, world_seed: int = 0, people=None) -> QATask:
+    """``n`` distinct questions about TinyWorld people, as chapter 7's task.
 
-    ``template`` turns a question into the policy's prompt: :data:`CHAT_TEMPLATE` for the chat
-    model, :data:`PLAIN_TEMPLATE` for the base model.
+    ``people``: the :class:`minillm.world.Person` s to ask about (default: all of the world's
+    pretraining people, ``world.train_people``); chapter 7 asks about the chat model's cast that
+    SFT never quizzed, ``minillm.zoo.course_people("tinyworld-chat")["no_qa"]``. ``template``
+    turns a question into the policy's prompt: :data:`CHAT_TEMPLATE` for the chat model,
+    :data:`PLAIN_TEMPLATE` for a base model.
     """
     from .data import _world
+    from .world import Person
 
     if not isinstance(template, str):
         raise InputTypeError(f"template must be a str with '{{question}}', got {template!r}")
@@ -1346,18 +1351,52 @@ def qa_task(n: int = 64, seed: int = 0, template: str = CHAT_TEMPLATE,
     check_int("seed", seed, 0)
     check_int("world_seed", world_seed, 0)
     world = _world(world_seed)
+    if people is None:
+        people = world.train_people
+    if isinstance(people, (str, Person)) or not isinstance(people, Sequence) or not people:
+        raise InputTypeError(f"people must be a non-empty list of Person, got {people!r:.60}")
+    bad = [p for p in people if not isinstance(p, Person)]
+    if bad:
+        raise InputTypeError(f"people must hold Person objects (e.g. world.train_people), got {bad[0]!r:.60}")
     rng = random.Random(seed)
-    prompts, questions, firsts = [], [], []
+    prompts, questions, firsts, misses = [], [], [], 0
     while len(prompts) < n:
-        person = rng.choice(world.train_people)
+        person = rng.choice(people)
         qa = world.qa(person, rng.choice(list(relations)), rng)
         prompt = template.format(question=qa.question)
         if prompt in prompts:
+            misses += 1
+            if misses > 1000:
+                raise ValueError(f"cannot find n={n} distinct questions about {len(people)} people and "
+                                 f"{len(relations)} relations (found {len(prompts)}); ask for fewer")
             continue
+        misses = 0
         prompts.append(prompt)
         questions.append(qa)
         firsts.append(person.first)
     return QATask(prompts, questions, template, firsts)
+
+
+def course_task(n_train: int = 128, n_held: int = 32, template: str = CHAT_TEMPLATE, *,
+                model: str = "tinyworld-chat", relations: Sequence[str] = TASK_RELATIONS,
+                seed: int = 0) -> tuple[QATask, QATask]:
+    """Chapter 7's training and held-out tasks for the course model ``model``.
+
+    The questions ask about the part of the model's cast that SFT never asked about
+    (``minillm.zoo.course_people(model)["no_qa"]``): the chat model knows these people from
+    pretraining and answers most of their questions, but not all, and not always cleanly, so the
+    labeller's taste leaves room to improve. The held-out questions (``n_held``) ask about other
+    people (30% of that part of the cast) than the ``n_train`` training questions. A model with no
+    such split (chapter 4's) gets questions about all the world's pretraining people.
+    """
+    from .zoo import course_people
+
+    people = course_people(model)
+    cast = people["no_qa"] if len(people["no_qa"]) >= 10 else people["world"].train_people
+    cut = max(1, len(cast) * 3 // 10)
+    train = qa_task(n_train, seed, template, relations, people=cast[cut:])
+    held = qa_task(n_held, seed + 1, template, relations, people=cast[:cut])
+    return train, held
 
 
 def sample_pairs(policy, tokenizer, prompts: Sequence[str], labeller: Labeller | None = None, *,

@@ -320,3 +320,28 @@ def test_task_score_parts_by_hand():
     assert task.parts("P2", "Lara was born in 1950.")["on_topic"] == 0.0
     labeller = task.labeller(0.0)
     assert labeller.prefer("Lara Fasley works as a baker.", "He works as a pilot", random.Random(0), "P1") == 0
+
+
+def test_qa_task_people_and_course_task():
+    """qa_task asks only about the people given; course_task's held-out questions ask about other
+    people than its training ones, all from the chat model's cast that SFT never asked about."""
+    from minillm.rlhf import course_task
+    from minillm.zoo import course_people
+
+    people = course_people("tinyworld-chat")
+    few = people["no_qa"][:3]
+    task = qa_task(8, people=few)
+    assert {q.person for q in task.questions} <= {p.id for p in few}
+    train, held = course_task(20, 10)
+    asked_train = {q.person for q in train.questions}
+    asked_held = {q.person for q in held.questions}
+    no_qa = {p.id for p in people["no_qa"]}
+    assert asked_train <= no_qa and asked_held <= no_qa and not asked_train & asked_held
+    assert len(train.prompts) == 20 and len(held.prompts) == 10
+    assert all(p.startswith("<|user|> ") and p.endswith("<|end|><|assistant|>") for p in train.prompts)
+    with pytest.raises(TypeError, match="people"):
+        qa_task(4, people=["Lara"])
+    with pytest.raises(TypeError, match="people"):
+        qa_task(4, people=[])
+    with pytest.raises(ValueError, match="ask for fewer"):
+        qa_task(50, people=few, relations=("job",))
