@@ -223,3 +223,49 @@ def plot_frontier(points: dict, xlabel: str, ylabel: str, title: str, ax=None):
             ax.annotate(name.split(" ", 1)[-1], (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.legend(fontsize=8)
     return ax
+
+
+# --- chapter 9: evaluation
+def report_card_plot(card):
+    """A :class:`minillm.evaluate.ReportCard` as grouped bars: accuracy tasks on the left axis
+    (a dash marks chance), bits per byte in its own panel on the right (lower is better)."""
+    import numpy as np
+
+    acc = [t for t, task in card.tasks.items() if task.metric != "bpb"]
+    bpb = [t for t, task in card.tasks.items() if task.metric == "bpb"]
+    models = list(card.scores)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), gridspec_kw={"width_ratios": [5, 1]})
+    ax = axes[0]
+    x = np.arange(len(acc))
+    w = 0.8 / len(models)
+    for i, m in enumerate(models):
+        ax.bar(x + (i - (len(models) - 1) / 2) * w, [card.scores[m][t] for t in acc], w, label=m)
+    for j, t in enumerate(acc):
+        ax.hlines(card.tasks[t].chance, j - 0.42, j + 0.42, colors="black", linestyles="--", linewidth=1)
+    ax.set_xticks(x, acc, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    _label(ax, "Report card (dashes: chance)", "task", "accuracy")
+    ax.legend(fontsize=7, loc="upper right")
+    ax2 = axes[1]
+    for i, m in enumerate(models):
+        ax2.bar(i, card.scores[m][bpb[0]] if bpb else 0, color=f"C{i}")
+    ax2.set_xticks(range(len(models)), models, rotation=60, ha="right", fontsize=7)
+    _label(ax2, bpb[0] if bpb else "", "", "bits per byte (lower is better)")
+    fig.tight_layout()
+    return fig
+
+
+def leaderboard_plot(rows, title: str = "Leaderboard from pairwise votes"):
+    """Bradley-Terry ratings with 95% bootstrap intervals (bars) and online Elo (crosses), one
+    row per player, best at the top (rows from :func:`minillm.evaluate.leaderboard`)."""
+    fig, ax = figure(title, "rating (Elo points)", "")
+    rows = list(rows)[::-1]
+    y = range(len(rows))
+    ax.errorbar([r["bt"] for r in rows], y,
+                xerr=[[r["bt"] - r["low"] for r in rows], [r["high"] - r["bt"] for r in rows]],
+                fmt="o", capsize=4, label="Bradley-Terry, 95% bootstrap interval")
+    ax.plot([r["elo"] for r in rows], y, "x", color="C3", label="online Elo")
+    ax.set_yticks(list(y), [r["player"] for r in rows])
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
