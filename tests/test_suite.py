@@ -1,4 +1,4 @@
-"""Chapter 9's evaluation (minillm.evaluate): the task suite, the scorers, the report card,
+"""Chapter 9's evaluation (minillm.suite): the task suite, the scorers, the report card,
 pairwise comparison with judges, and contamination; with bad input (a judge that only ties, an
 empty vote list)."""
 
@@ -8,7 +8,7 @@ import random
 import pytest
 import torch
 
-import minillm.evaluate as ev
+import minillm.suite as ev
 from minillm import ratings
 from minillm.bigram import BigramModel
 from minillm.model import GPT, GPTConfig
