@@ -336,12 +336,27 @@ def _whole_word(text: str, word: str) -> bool:
     return re.search(rf"(?<![A-Za-z0-9]){re.escape(word)}(?![A-Za-z0-9])", text) is not None
 
 
-def score_task(model, task: Task) -> float:
-    """Score one model on one :class:`Task`: accuracy in [0, 1], or bits per byte for ``bpb``."""
-    import re
+def score_task(model, task: Task, per_item: bool = False):
+    """Score one model on one :class:`Task`: accuracy in [0, 1], or bits per byte for ``bpb``.
 
+    With ``per_item=True`` an accuracy task returns the list of 0/1 hits, one per item (for a
+    bootstrap interval over items); a ``bpb`` task has no per-item hits and raises.
+    """
     if not isinstance(task, Task):
         raise InputTypeError(f"task must be a Task (from task_suite()), got {type(task).__name__}")
+    if not isinstance(per_item, bool):
+        raise InputTypeError(f"per_item must be True or False, got {per_item!r}")
+    if per_item and task.metric == "bpb":
+        raise ValueError(f"task {task.name!r} measures bits per byte over all its text; it has no per-item hits")
+    hits = _score(model, task)
+    if task.metric == "bpb" or not per_item:
+        return hits if task.metric == "bpb" else sum(hits) / len(hits)
+    return [int(h) for h in hits]
+
+
+def _score(model, task: Task):
+    import re
+
     scorer = as_scorer(model)
     was_training = getattr(getattr(scorer, "model", None), "training", False)
     if hasattr(scorer, "model"):
@@ -350,23 +365,22 @@ def score_task(model, task: Task) -> float:
         if task.metric == "bpb":
             return scorer.bits_per_byte(task.items)
         if task.metric == "choice":
-            right = 0
+            hits = []
             for it in task.items:
                 lp = scorer.logprobs(it.prompt, [" " + c if not c.startswith(" ") else c for c in it.choices])
-                right += it.choices[int(lp.argmax())] == it.answer
-            return right / len(task.items)
+                hits.append(it.choices[int(lp.argmax())] == it.answer)
+            return hits
         items = task.items
         if scorer.chat and all(it.question for it in items):
             replies = scorer.complete([chat_prompt(it.question) for it in items], task.max_new_tokens + 18, stop=END)
-            hits = [any(_whole_word(r, a) for a in it.accept) for r, it in zip(replies, items)]
-            return sum(hits) / len(items)
+            return [any(_whole_word(r, a) for a in it.accept) for r, it in zip(replies, items)]
         outs = scorer.complete([it.prompt for it in items], task.max_new_tokens)
         if task.metric == "exact":
             hits = [_starts_with_answer(o, it.answer) for o, it in zip(outs, items)]
         else:
             found = [re.search(r"The answer is (-?\d+)", o) for o in outs]
             hits = [f is not None and f.group(1) == it.answer for f, it in zip(found, items)]
-        return sum(hits) / len(items)
+        return hits
     finally:
         if hasattr(scorer, "model"):
             scorer.model.train(was_training)

@@ -103,6 +103,12 @@ def test_scores_of_an_oracle_and_of_a_wrong_model(suite, bigram):
             continue
         assert ev.score_task(right, t) == 1.0, name
         assert ev.score_task(wrong, t) == 0.0, name
+    assert ev.score_task(right, suite["sentiment_mc"], per_item=True) == [1] * len(suite["sentiment_mc"].items)
+    assert ev.score_task(wrong, suite["arithmetic"], per_item=True) == [0] * len(suite["arithmetic"].items)
+    with pytest.raises(ValueError, match="no per-item hits"):
+        ev.score_task(right, suite["heldout_bpb"], per_item=True)
+    with pytest.raises(TypeError, match="task must be a Task"):
+        ev.score_task(right, "facts_in")
 
 
 def test_chat_scorer_is_asked_questions(suite, tiny, monkeypatch):
