@@ -596,11 +596,13 @@ def ngram_overlap(items: list[str], corpus_text: str, n: int = 8) -> list[float]
 
 
 def contaminate(model, tokenizer, texts: list[str], steps: int = 40, lr: float = 1e-3, batch_size: int = 16,
-                seed: int = 0):
+                seed: int = 0, replay: list[str] | None = None):
     """A copy of ``model`` fine-tuned for ``steps`` on ``texts``: leaked test items (chapter 9).
 
     Full fine-tuning with AdamW on the texts (each after the blank-line separator), so the copy
-    has read the test set's answers. The original is not changed.
+    has read the test set's answers. ``replay`` (optional): ordinary training documents mixed
+    into every batch, half and half, as when a leak hides in a larger corpus; without them a
+    small model forgets some of what it knew. The original is not changed.
     """
     import copy
     import random
@@ -617,9 +619,18 @@ def contaminate(model, tokenizer, texts: list[str], steps: int = 40, lr: float =
     leaked.train()
     device = next(leaked.parameters()).device
     opt = torch.optim.AdamW(leaked.parameters(), lr=lr, weight_decay=0.0)
+    if replay is not None:
+        replay = _check_texts("replay", replay)
+        if not replay:
+            raise ValueError("replay is empty; pass training documents, or None for no replay")
     rows = [tokenizer.encode("\n\n" + t)[: leaked.config.block_size + 1] for t in texts]
+    extra = [tokenizer.encode("\n\n" + t)[: leaked.config.block_size + 1] for t in replay or []]
     for _ in range(steps):
-        batch = rng.sample(rows, min(batch_size, len(rows)))
+        if extra:
+            half = max(1, batch_size // 2)
+            batch = rng.sample(rows, min(half, len(rows))) + rng.sample(extra, min(batch_size - half, len(extra)))
+        else:
+            batch = rng.sample(rows, min(batch_size, len(rows)))
         t = max(map(len, batch))
         x = torch.zeros(len(batch), t - 1, dtype=torch.long)
         y = torch.full((len(batch), t - 1), -1, dtype=torch.long)
@@ -657,6 +668,7 @@ def report_card_plot(card):
     ax.set_xticks(x, acc, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_title("Report card (dashes: chance)")
+    ax.set_xlabel("task")
     ax.set_ylabel("accuracy")
     ax.legend(fontsize=7, loc="upper right")
     ax2 = axes[1]

@@ -283,3 +283,14 @@ def test_contaminate_memorises_the_leak_and_leaves_the_original(tiny):
     assert s1.bits_per_byte(leak) < 0.5 * s0.bits_per_byte(leak)
     with pytest.raises(ValueError, match="texts is empty"):
         ev.contaminate(model, tok, [])
+
+
+def test_contaminate_with_replay(tiny):
+    _, tok, model, text = tiny
+    leak = ["Zorp works as a baker."]
+    leaked = ev.contaminate(model, tok, leak, steps=20, lr=3e-3, batch_size=4, replay=[text[:200], text[200:400]])
+    assert ev.GPTScorer(leaked, tok).bits_per_byte(leak) < ev.GPTScorer(model, tok).bits_per_byte(leak)
+    with pytest.raises(ValueError, match="replay is empty"):
+        ev.contaminate(model, tok, leak, replay=[])
+    with pytest.raises(TypeError, match="replay must be a list"):
+        ev.contaminate(model, tok, leak, replay="text")
