@@ -163,8 +163,9 @@ def check_bootstrap_interval(fn) -> None:
     lo2, hi2 = interval(hits, alpha=0.5)
     _c.check(hi2 - lo2 < 0.6 * (hi - lo), "your interval does not narrow when alpha grows to 0.5 (a 50% interval): "
                                           "use alpha for the quantiles")
-    _c.check(interval(hits, seed=5) == interval(hits, seed=5), "your interval changes between two calls with the same "
-                                                               "seed; draw from random.Random(seed)")
+    many = [int(rng.random() < 0.4) for _ in range(1000)]  # fine-grained means: two unseeded runs differ
+    _c.check(interval(many, n_boot=50, seed=5) == interval(many, n_boot=50, seed=5),
+             "your interval changes between two calls with the same seed; draw from random.Random(seed)")
     big = hits * 4
     lo3, hi3 = interval(big)
     _c.check(hi3 - lo3 < 0.7 * (hi - lo), "your interval does not shrink with four times the items; resample "
