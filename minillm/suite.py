@@ -225,6 +225,7 @@ class GPTScorer:
         self.model, self.tokenizer, self.chat = model, tokenizer, chat
 
     def complete(self, prompts: list[str], max_new_tokens: int, stop: str | None = None) -> list[str]:
+        """Greedy continuations of ``prompts`` (:func:`minillm.evaluate.greedy_complete`), cut at ``stop``."""
         return greedy_complete(self.model, self.tokenizer, prompts, max_new_tokens, stop=stop)
 
     def logprobs(self, prompt: str, continuations: list[str]) -> torch.Tensor:
@@ -265,7 +266,7 @@ class GPTScorer:
 
 class BigramScorer:
     """A character bigram (:class:`minillm.bigram.BigramModel`, chapter 0) behind the suite's
-    interface: the baseline every model must beat. Greedy generation repeats the likeliest
+    interface (chapter 9): the baseline every model must beat. Greedy generation repeats the likeliest
     next character."""
 
     chat = False
@@ -277,6 +278,7 @@ class BigramScorer:
         self.logp = bigram.probs.log()
 
     def complete(self, prompts: list[str], max_new_tokens: int, stop: str | None = None) -> list[str]:
+        """Greedy continuations, one character per step after the prompt's last character."""
         prompts = _check_texts("prompts", prompts)
         out = []
         for p in prompts:
@@ -288,6 +290,7 @@ class BigramScorer:
         return out
 
     def logprobs(self, prompt: str, continuations: list[str]) -> torch.Tensor:
+        """``(N,)`` log-probabilities of each continuation after the prompt's last character."""
         continuations = _check_texts("continuations", continuations)
         out = []
         for c in continuations:
@@ -296,6 +299,7 @@ class BigramScorer:
         return torch.stack(out)
 
     def bits_per_byte(self, texts: list[str]) -> float:
+        """Bits per byte of ``texts``, each after a blank line (ASCII text: bits per character)."""
         texts = _check_texts("texts", texts)
         bits = sum(float(-self.logp[ids[:-1], ids[1:]].sum()) / math.log(2)
                    for ids in (self.bigram.encode("\n\n" + t) for t in texts))
@@ -399,6 +403,7 @@ class ReportCard:
     seconds: dict = field(default_factory=dict)
 
     def table(self) -> str:
+        """The scores as a text table, one row per model, a last row with each task's chance."""
         names = list(self.tasks)
         width = max(12, *(len(m) for m in self.scores))
         head = f"{'model':<{width}} " + " ".join(f"{t:>12}" for t in names)
@@ -568,7 +573,8 @@ def _words(text: str) -> list[str]:
 
 
 def ngrams(text: str, n: int = 8) -> set[tuple]:
-    """The set of word ``n``-grams of ``text`` (lower-cased words and numbers, punctuation dropped)."""
+    """The set of word ``n``-grams of ``text`` (lower-cased words and numbers, punctuation dropped;
+    chapter 9's contamination check)."""
     if not isinstance(text, str):
         raise InputTypeError(f"text must be a str, got {type(text).__name__}")
     n = check_int("n", n, 1)
@@ -580,8 +586,8 @@ def ngram_overlap(items: list[str], corpus_text: str, n: int = 8) -> list[float]
     """For each test item, the fraction of its word ``n``-grams that occur in ``corpus_text``.
 
     An item shorter than ``n`` words has no n-grams and gets 0. GPT-3's contamination study
-    (Brown et al. 2020) flagged a test item when any 13-gram of it occurred in training; on
-    TinyWorld's short templated sentences 8-grams are the useful size.
+    (Brown et al. 2020) flagged a test item when any 13-gram of it occurred in training; TinyWorld's
+    test sentences are six to ten words long, so chapter 9 uses 6-grams.
     """
     items = _check_texts("items", items)
     if not isinstance(corpus_text, str):
