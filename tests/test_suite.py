@@ -294,3 +294,25 @@ def test_contaminate_with_replay(tiny):
         ev.contaminate(model, tok, leak, replay=[])
     with pytest.raises(TypeError, match="replay must be a list"):
         ev.contaminate(model, tok, leak, replay="text")
+
+
+def test_bad_input_tasks_and_scorers(tiny):
+    _, tok, model, _ = tiny
+    with pytest.raises(ValueError, match="metric 'accuracy' is not one of"):
+        ev.Task("t", "accuracy", [ev.Item("p", "a")], 0.0)
+    with pytest.raises(ValueError, match="Task 't' has no items"):
+        ev.Task("t", "exact", [], 0.0)
+    with pytest.raises(TypeError, match="chat must be True or False"):
+        ev.GPTScorer(model, tok, chat="yes")
+    with pytest.raises(TypeError, match="model must be a minillm GPT"):
+        ev.GPTScorer("gpt", tok)
+    with pytest.raises(TypeError, match="bigram must be a minillm BigramModel"):
+        ev.BigramScorer(model)
+    with pytest.raises(ValueError, match="no course model called 'nope'"):
+        ev.task_suite(name="nope")
+    with pytest.raises(ValueError, match="steps"):
+        ev.contaminate(model, tok, ["a leak"], steps=0)
+    with pytest.raises(TypeError, match="per_item must be True or False"):
+        ev.score_task((model, tok), ev.Task("t", "exact", [ev.Item("p", "a")], 0.0), per_item="yes")
+    with pytest.raises(TypeError, match="n must be an int"):
+        ev.leaderboard([("A", "B", 1), ("B", "A", 0.5)], n_boot=2.5)
