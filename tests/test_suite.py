@@ -316,3 +316,16 @@ def test_bad_input_tasks_and_scorers(tiny):
         ev.score_task((model, tok), ev.Task("t", "exact", [ev.Item("p", "a")], 0.0), per_item="yes")
     with pytest.raises(TypeError, match="n must be an int"):
         ev.leaderboard([("A", "B", 1), ("B", "A", 0.5)], n_boot=2.5)
+
+
+def test_one_call_evaluates_a_model_folder(tiny, suite, tmp_path):
+    _, tok, model, _ = tiny
+    model.save(tmp_path / "m")
+    tok.save(tmp_path / "m" / "tokenizer.json")
+    small = {"facts_in_mc": suite["facts_in_mc"]}
+    card = ev.report_card({"folder": tmp_path / "m", "pair": (model, tok)}, small)
+    assert card.scores["folder"] == card.scores["pair"]
+    chatty = tmp_path / "tiny-chat-v1"
+    model.save(chatty)
+    tok.save(chatty / "tokenizer.json")
+    assert ev.as_scorer(str(chatty)).chat and not ev.as_scorer(tmp_path / "m").chat
