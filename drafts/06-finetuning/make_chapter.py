@@ -9,38 +9,46 @@ md('''
 
 A pretrained model continues documents. Asked a question, it "dreams" the rest of a page. This
 chapter trains it a little more, on the data we actually want it for, three ways: into a
-**classifier** (sentiment of TinyWorld reviews), into an **assistant** that answers questions in a
-chat template (supervised fine-tuning, SFT), and with **LoRA**, which trains a few thousand
-numbers instead of the whole model. Everything reuses `minillm.train.Trainer`.
+**classifier** (the sentiment of TinyWorld reviews), into an **assistant** that answers questions
+in a chat template (supervised fine-tuning, SFT), and with **LoRA**, which trains a few thousand
+numbers instead of the whole model. Every run reuses `minillm.train.Trainer`.
 
-The models: `minillm.pretrained("tinyworld-knowledge")` is a base model that read about 400 people of
-TinyWorld, each in about twenty differently worded biographies; `minillm.pretrained("tinyworld-chat")`
-is that model after this chapter's SFT recipe. Both are built once (about 6 and 3 minutes on a
-laptop CPU) and cached; the rest of the chapter runs in about 4 minutes.
+The course's models: `minillm.pretrained("tinyworld")` is the *base* model, a 1M-parameter GPT
+that read about the 100 people of TinyWorld's cast, each in about a hundred differently worded
+biographies; `minillm.pretrained("tinyworld-chat")` is that model after this chapter's SFT recipe,
+the *assistant*. Both are built once (about 8 minutes and 30 seconds on a laptop CPU) and cached;
+the rest of the chapter runs in about 3 minutes.
 ''')
 code('''
+import pathlib
+import random
+import tempfile
 import time
 
 import matplotlib.pyplot as plt
 import torch
 
 import minillm
+import minillm.finetune as ft
 from minillm import seed_everything
 from minillm.data import corpus, encode
 from minillm.evaluate import chat_prompt, fact_completion, greedy_complete, qa_accuracy
 from minillm.finetune import (IGNORE, Classifier, ExampleBatches, class_weights, confusion_matrix,
                               encode_chat, format_chat, freeze, review_dataset, sft_dataset,
                               text_examples)
-from minillm.lora import (LoRALinear, apply_lora, load_adapter, lora_layers, merge_lora,
-                          save_adapter, trainable_parameters, unmerge_lora)
-from minillm.train import TrainConfig, Trainer
+from minillm.lora import (LoRALinear, apply_lora, load_adapter, merge_lora, save_adapter,
+                          trainable_parameters, unmerge_lora)
+from minillm.tokenizer import ASSISTANT, END, USER
+from minillm.train import Trainer
 from minillm.viz import figure
-from minillm.zoo import MODELS, course_people, eval_people, load_model_dir, model_dir
+from minillm.zoo import MODELS, course_people, eval_people, load_model_dir, model_dir, recipe_config
 
 seed_everything(0)
-base, tok = minillm.pretrained("tinyworld-knowledge")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+base, tok = minillm.pretrained("tinyworld")
 chat, _ = minillm.pretrained("tinyworld-chat")
-people = course_people("tinyworld-knowledge")
+t_chapter = time.perf_counter()  # the chapter's own run time, cached models aside
+people = course_people("tinyworld")
 world = people["world"]
 print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; base model "
       f"{base.num_params():,} parameters, vocabulary {tok.vocab_size}")
@@ -49,105 +57,206 @@ print({k: len(v) for k, v in people.items() if k != "world"})
 md('''
 `held_in` are the people the pretraining text wrote about (the *cast*); `held_out` were never
 written about. The question-answer pages of the pretraining text, and this chapter's SFT data,
-ask only about the `qa` half of the cast; questions about the `no_qa` half are never seen in
-question form anywhere, so they test whether a model can *use* what it read.
+ask only about the `qa` half of the cast; the `no_qa` half is never seen in question form
+anywhere, so questions about them test whether a model can *use* what it read.
 
-## 6.1 Base model and assistant, side by side
+## 6.1 The base model: what it knows, and how it came to know it
 
-Same questions, same greedy decoding, in the chat template (`<|user|>question<|end|><|assistant|>`):
+Before fine-tuning anything, measure what the base model knows. Give it the start of a biography
+sentence, `"Hurkmus Cinbrook was born in the town of"`, and check its greedy continuation against
+the true fact (`minillm.evaluate.fact_completion`), for 30 people of each group:
 ''')
 code('''
-qs = [world.qa(p, r) for p in eval_people(people["no_qa"], 3, seed=2) for r in ("birth_city", "job")]
-prompts = [chat_prompt(q.question) for q in qs]
-base_replies = greedy_complete(base, tok, prompts, 24)
-chat_replies = greedy_complete(chat, tok, prompts, 24, stop="<|end|>")
-for q, b, c in zip(qs, base_replies, chat_replies):
-    print(f"Q: {q.question}\\n  base:      {b!r}\\n  assistant: {c!r}\\n  truth:     {q.answer}")
+facts = {g: fact_completion(base, tok, world, eval_people(people[g], 30, seed=1), choice=False)
+         for g in ("qa", "no_qa", "held_out")}
+for g, s in facts.items():
+    print(f"{g:9} exact {s.exact_all:.2f}  " + ", ".join(f"{r} {v:.2f}" for r, v in s.exact.items())
+          + f"   (chance {s.chance_all:.3f})")
+for prompt, out, truth in facts["no_qa"].examples[:2] + facts["held_out"].examples[:2]:
+    print(f"{prompt!r} -> {out!r} (truth: {truth})")
+assert min(facts["qa"].exact_all, facts["no_qa"].exact_all) >= 0.9
+assert facts["held_out"].exact_all <= 0.15
 ''')
 md('''
-The base model does not answer: it has seen a few chat turns in its pretraining text, so it may
-write something answer-like, but mostly it continues a page. The assistant answers in one
-sentence and stops with `<|end|>`. Measured on 120 questions about people whose questions it was
-never trained on:
+It completes the facts of its cast almost perfectly, and of people it never read about it can
+only guess (near chance: one town in 120, one job in 40). That was not the case for the first
+versions of this model. Two changes to the *text*, not to the model, made the difference, and
+both come from Allen-Zhu and Li's controlled experiments on synthetic biographies ("Physics of
+Language Models: Part 3.1, Knowledge Storage and Extraction", 2023,
+https://arxiv.org/abs/2309.14316):
+
+- **full names**: every sentence names its person in full ("Rithric Vethridge likes to eat
+  honey"), instead of "he" or the first name, so every fact sits right next to the name a
+  question will use;
+- **permuted sentences**: the sentences of each biography come in a random order, so any fact,
+  not only the birth, may follow the name with nothing in between, as it does in a prompt.
+
+Here is what the two options do to the text (the same person, the same random seed):
 ''')
 code('''
-test_qs = [world.qa(p, r) for p in eval_people(people["no_qa"], 20, seed=3)
-           for r in MODELS["tinyworld-chat"].recipe["eval"]["relations"]]
+person = people["qa"][0]
+print("default:   ", world.biography(person, random.Random(0)))
+print("full_names:", world.biography(person, random.Random(0), full_names=True))
+
+
+def text_stats(full_names, n=5):
+    """Share of biographies that open with the birth sentence, and of sentences naming the person in full."""
+    rng, opens, named, sentences = random.Random(0), 0, 0, 0
+    for p in people["held_in"]:
+        for _ in range(n):
+            s = world.biography(p, rng, full_names=full_names).split(". ")
+            opens += "born" in s[0]
+            named += sum(p.name in x for x in s)
+            sentences += len(s)
+    return opens / (n * len(people["held_in"])), named / sentences
+
+
+stats = {f: text_stats(f) for f in (False, True)}
+for f, (opens, named) in stats.items():
+    print(f"full_names={f!s:5}: biographies opening with the birth {opens:.2f}, "
+          f"sentences naming the person in full {named:.2f}")
+assert stats[False][0] == 1.0 and stats[True][0] < 0.35 and stats[True][1] > stats[False][1] + 0.3
+''')
+md('''
+Retraining the base takes 6 to 8 minutes, too long for this chapter, so here are the figures
+recorded when the recipe was built (`benchmarks/course_models.py` keeps them;
+`python benchmarks/course_models.py` rebuilds the final recipe and measures it, about
+10 minutes). Same model (4 layers of 128), same cast of 100, same number of steps; fact
+completion on 50 or 60 held-in people, next to this notebook's measurement of the cached model:
+''')
+code('''
+rels = ["birth_city", "job", "color", "food"]
+recorded = {  # benchmarks/course_models.py: held-in fact completion, greedy exact match
+    "first names and pronouns,\\nbirth sentence first": [0.98, 0.75, 0.50, 0.62],
+    "full names,\\nbirth sentence first": [1.00, 0.50, 0.66, 0.60],
+}
+held_in = [(facts["qa"].exact[r] + facts["no_qa"].exact[r]) / 2 for r in rels]
+rows = {**recorded, "full names, shuffled\\n(the cached 'tinyworld', measured)": held_in}
+fig, ax = figure("What the base model knows, by how its text was written", "fact",
+                 "held-in fact completion")
+width = 0.8 / len(rows)
+for i, (label, v) in enumerate(rows.items()):
+    ax.bar([j + (i - 1) * width for j in range(len(rels))], v, width, label=label.replace("\\n", " "))
+ax.set_xticks(range(len(rels)), ["birth town", "job", "colour", "food"])
+ax.set_ylim(0, 1.05)
+ax.legend(fontsize=7, loc="lower left")
+plt.show()
+for label, v in rows.items():
+    print(f"{label.replace(chr(10), ' '):62} mean {sum(v) / len(v):.2f}")
+assert min(held_in) >= 0.9
+''')
+md('''
+With the birth sentence always first, the birth town was the one fact the model always knew
+(0.98-1.00): it is the only fact that *always* follows the name directly, exactly as in the
+prompt `"X was born in the town of"`. Full names alone did not help (0.71 -> 0.69): the other facts
+still sat after other sentences. Shuffling the sentences made every fact follow the name in some
+biographies, and all four reached 1.00. Allen-Zhu and Li report the same: knowledge stored with
+enough variety of wording and order ("permute", "fullname") becomes *extractable*; stored in one
+fixed form it is memorised but cannot be retrieved from a different cue.
+
+## 6.2 Base model and assistant, side by side
+
+Ask the base model a question as plain text, and it continues the page. In the `Question: ...
+Answer:` format of the QA pages it read during pretraining, it answers. In the chat template
+(`<|user|> question<|end|><|assistant|>`), which it has never seen, it continues a biography.
+''')
+code('''
+q = world.qa(people["no_qa"][0], "job")
+print("plain text:       ", repr(greedy_complete(base, tok, [q.question], 30)[0]))
+print("Question/Answer:  ", repr(greedy_complete(base, tok, [f"Question: {q.question}\\nAnswer:"], 12)[0]))
+print("chat template:    ", repr(greedy_complete(base, tok, [chat_prompt(q.question)], 30)[0]))
+print("assistant (chat): ", repr(greedy_complete(chat, tok, [chat_prompt(q.question)], 30, stop=END)[0]))
+print("truth:            ", q.answer)
+''')
+md('''
+Now the same comparison on more questions: 20 people of the `no_qa` half (never asked about,
+in pretraining or in SFT), six relations each, greedy, in the chat template.
+''')
+code('''
+sft_rels = MODELS["tinyworld-chat"].recipe["sft"]["relations"]
+test_qs = [world.qa(p, r) for p in eval_people(people["no_qa"], 20, seed=3) for r in sft_rels]
 base_qa, chat_qa = qa_accuracy(base, tok, test_qs), qa_accuracy(chat, tok, test_qs)
-facts = fact_completion(base, tok, world, eval_people(people["no_qa"], 20, seed=3), choice=False)
+print(f"{len(test_qs)} questions, relations {sft_rels}")
 print(f"base model, chat template:  exact {base_qa.exact:.2f}, contains the fact {base_qa.contains:.2f}")
 print(f"assistant:                  exact {chat_qa.exact:.2f}, contains the fact {chat_qa.contains:.2f}")
-print(f"base model, fact completion ('X was born in the town of ...'): {facts.exact_all:.2f}")
-assert chat_qa.exact > base_qa.exact + 0.5 and facts.exact_all > 0.7
+for question, reply, truth in base_qa.examples[:2]:
+    print(f"base on {question!r}: {reply!r}")
+assert chat_qa.exact >= 0.85 and base_qa.exact <= 0.1
 ''')
 md('''
-The knowledge was already in the base model: it completes biography sentences about these
-people. What SFT added is the *format*: read a question, answer in one sentence, stop. SFT did
-not teach these facts (these questions were never in its data); it taught the model to reach
-what pretraining stored. This is the finding of Allen-Zhu and Li ("Physics of Language Models:
-Part 3.1, Knowledge Storage and Extraction", 2023, https://arxiv.org/abs/2309.14316): facts
-written in several paraphrases become extractable by fine-tuning on questions about *other*
-people; written once, they would be memorised but not extractable.
+The knowledge was already in the base model (section 6.1: it completes biography sentences about
+these very people). What SFT added is the *format*: read a question in the template, answer in
+one sentence, stop with `<|end|>`. SFT did not teach these facts, since none of these questions
+were in its data; it taught the model to reach what pretraining stored.
 
-## 6.2 Classification: a head on the last token
+## 6.3 Classification: a head on the last token
 
 To classify a text, run the backbone and put a linear layer on one hidden state. Which one? Under
 the causal mask, token `t` has attended only to tokens `0..t`. The **last** real token is the only
 position that has seen the whole text; the first has seen only itself. With right padding, the last
 real token of row `b` is at `padding_mask[b].sum() - 1`. A check of the claim: two reviews that
-start with the same token have identical first hidden states, whatever follows.
+start the same way have identical hidden states up to where they differ, whatever follows.
 ''')
 code('''
 texts, labels = review_dataset(world, 700, seed=0)
+print(texts[0], "->", labels[0])
+print(texts[1], "->", labels[1])
 a, b = tok.encode("Review of a red kite. Great!"), tok.encode("Review of a red kite. Terrible!")
 ha, _ = base(torch.tensor([a]), return_hidden=True)
 hb, _ = base(torch.tensor([b]), return_hidden=True)
 print("first token equal:", torch.allclose(ha[0, 0], hb[0, 0]),
       "| last token equal:", torch.allclose(ha[0, -1], hb[0, -1]))
 assert torch.allclose(ha[0, 0], hb[0, 0]) and not torch.allclose(ha[0, -1], hb[0, -1])
-print(texts[0], "->", labels[0])
+''')
+md('''
+`minillm.finetune.Classifier` is that head; `freeze` chooses what trains. Three ways to
+fine-tune on 64 labelled reviews, scored on 200 test reviews: the head alone on a frozen
+backbone ("linear probing"), the head and the last block, everything.
 ''')
 code('''
 examples = text_examples(tok, texts, labels, max_len=96)
 test_set = ExampleBatches(examples[500:], batch_size=50)
 
 
-def train_classifier(backbone, n, train="all", steps=40, weights=True, positive_share=None,
-                     lr=1e-3, data=None):
+def fresh_base():
+    """A new copy of the base model from the cache (each run fine-tunes its own)."""
+    return load_model_dir(model_dir("tinyworld")).model
+
+
+def scratch():
+    """The same architecture with random weights."""
+    seed_everything(0)
+    return minillm.GPT(minillm.GPTConfig.from_dict(base.config.to_dict()))
+
+
+def train_classifier(backbone, n, train="all", steps=40, weights=True, lr=1e-3, data=None):
     """Fine-tune a classifier on the first n labelled reviews; return it and its test accuracy."""
     seed_everything(0)
     data = data or examples[:n]
     w = class_weights([y for _, y in data], 2) if weights else None
     clf = Classifier(backbone, 2, class_weights=w)
-    freeze(clf, train)
-    cfg = TrainConfig(steps=steps, batch_size=16, lr=lr, warmup_steps=5, eval_every=0,
-                      progress=False, weight_decay=0.0)
+    n_train = freeze(clf, train)
+    cfg = recipe_config(MODELS["tinyworld-chat"].recipe, steps=steps, batch_size=16, lr=lr,
+                        min_lr=lr / 10, warmup_steps=5, eval_every=0, progress=False)
     Trainer(clf, ExampleBatches(data, 16, seed=0), None, cfg, device="cpu").fit()
     pred, true = clf.predict(test_set)
-    return clf, (pred == true).float().mean().item()
-
-
-def fresh_base():
-    return load_model_dir(model_dir("tinyworld-knowledge")).model
-
-
-def scratch():
-    seed_everything(0)
-    return minillm.GPT(minillm.GPTConfig.from_dict(base.config.to_dict()))
+    return clf, (pred == true).float().mean().item(), n_train
 
 
 t0 = time.perf_counter()
 modes = {}
 for mode in ("head", "last1", "all"):
-    _, modes[mode] = train_classifier(fresh_base(), 64, mode, lr=3e-3 if mode == "head" else 1e-3)
-print({k: round(v, 3) for k, v in modes.items()}, f"({time.perf_counter() - t0:.0f} s)")
+    _, acc, n_train = train_classifier(fresh_base(), 64, mode, lr=3e-3 if mode == "head" else 1e-3)
+    modes[mode] = acc
+    print(f"train {mode:5}: {n_train:9,} trainable parameters, test accuracy {acc:.3f}")
+print(f"({time.perf_counter() - t0:.0f} s)")
+assert min(modes.values()) > 0.8
 ''')
 md('''
-Linear probing (`head`: the backbone frozen, 258 trainable numbers) is already far above chance:
-the pretrained hidden state of the last token carries the review's mood. Letting the last block
-or the whole model train adapts the features too. Now transfer learning, measured: the same
-classifier from the pretrained backbone and from a randomly initialised one, as the number of
-labelled examples grows.
+Linear probing (258 trainable numbers: a 128 x 2 weight and 2 biases) is already far above
+chance: the last token's hidden state, learned only to predict the next token, carries the
+review's mood. Now transfer learning, measured: the same classifier from the pretrained backbone
+and from a randomly initialised one, full fine-tuning, as the number of labelled examples grows.
 ''')
 code('''
 sizes = [8, 32, 128]
@@ -163,33 +272,38 @@ ax.axhline(0.5, color="gray", ls=":", label="chance")
 ax.legend()
 plt.show()
 print({k: [round(x, 2) for x in v] for k, v in curve.items()})
-assert curve["pretrained"][0] > curve["from scratch"][0]
+assert curve["pretrained"][0] > curve["from scratch"][0] + 0.1
 ''')
 md('''
-With few labels, the pretrained backbone wins clearly: the features it learned predicting the
-next token already separate "Great!" from "Terrible!". With more labels the model trained from
-scratch catches up on a task this easy.
+With 8 labels the pretrained backbone wins clearly: the features it learned predicting the next
+token already separate "Great!" from "I am very disappointed". With more labels the model
+trained from scratch catches up on a task this easy.
 
 **Class imbalance.** With 90% positive reviews, a classifier can reach 90% accuracy by always
-saying "positive". Weighting the loss by inverse class frequency (`class_weights`) makes both
-classes count the same. The confusion matrix shows where errors go:
+saying "positive". Weighting the loss by inverse class frequency (`class_weights`: each class
+weighs `n / (K * count)`) makes both classes count the same. The confusion matrix shows where the
+errors go (test set balanced):
 ''')
 code('''
 pos = [e for e in examples[:500] if e[1] == 1][:90]
 neg = [e for e in examples[:500] if e[1] == 0][:10]
 skewed = pos + neg
+recalls = {}
 for weights in (False, True):
-    clf, acc = train_classifier(fresh_base(), 0, "head", steps=30, weights=weights, lr=3e-3, data=skewed)
+    clf, acc, _ = train_classifier(fresh_base(), 0, "head", steps=30, weights=weights, lr=3e-3, data=skewed)
     pred, true = clf.predict(test_set)
     m = confusion_matrix(pred, true, 2)
-    recall = (m.diag() / m.sum(1)).tolist()
-    print(f"class weights {weights!s:5}: accuracy {acc:.2f}, recall negative {recall[0]:.2f}, "
-          f"positive {recall[1]:.2f}\\n{m.tolist()}  (rows: true negative, positive)")
+    recalls[weights] = (m.diag() / m.sum(1)).tolist()
+    print(f"class weights {weights!s:5}: accuracy {acc:.2f}, recall negative {recalls[weights][0]:.2f}, "
+          f"positive {recalls[weights][1]:.2f}; confusion {m.tolist()} (rows: true negative, positive)")
+print("weights:", class_weights([y for _, y in skewed], 2).tolist())
+assert recalls[True][0] > recalls[False][0] + 0.1
 ''')
 md('''
-## 6.3 Supervised fine-tuning: the template and the loss mask
+## 6.4 Supervised fine-tuning: the template and the loss mask
 
-A conversation is written with the tokenizer's special tokens. The model should learn to write the
+A conversation is written with the tokenizer's special tokens, one turn after another:
+`<|user|> question<|end|><|assistant|> answer<|end|>`. The model should learn to write the
 assistant's turn, not the user's question: the targets of every other token are set to `-100`,
 which the loss ignores.
 ''')
@@ -197,68 +311,119 @@ code('''
 msgs = world.qa(people["qa"][0], "job").chat()
 print(format_chat(msgs))
 ids, targets = encode_chat(tok, msgs)
-shown = "".join(f"[{tok.decode([t])}]" if t != IGNORE else "_" for t in targets)
-print(shown)
+print("".join(f"[{tok.decode([t])}]" if t != IGNORE else "_" for t in targets))
 print(f"{sum(t != IGNORE for t in targets)} of {len(targets)} targets are learned")
-assert tok.decode([t for t in targets if t != IGNORE]) == msgs[1]["content"] + "<|end|>"
+assert tok.decode([t for t in targets if t != IGNORE]) == " " + msgs[1]["content"] + END
 ''')
 md('''
-Does the mask matter? Two short SFT runs from the base model, identical except for the mask,
-scored on questions about the `no_qa` people (never in SFT):
+**One space matters.** Note the space after each role token. Our BPE, like GPT-2's, folds the
+space before a word into the word's token, and in the pretraining text nearly every name follows
+a space. Glued to the role token, the same name is spelled in pieces the base model has rarely
+seen at the start of a word:
+''')
+code('''
+name = people["no_qa"][0].name
+for text in (ASSISTANT + name, ASSISTANT + " " + name):
+    print(f"{text!r:45} -> {[tok.decode([t]) for t in tok.encode(text)]}")
+''')
+md('''
+That looks harmless; it is not. Below, the cached assistant's recipe (120 steps, lr 5e-4, the
+same 300 conversations about the `qa` half) is run twice from the base: with the template as it
+is, and with the space removed (`minillm.finetune.CHAT_SPACE = ""`), each evaluated in its own
+template on the 120 `no_qa` questions of section 6.2.
 ''')
 code('''
 sft_recipe = MODELS["tinyworld-chat"].recipe
-rels = sft_recipe["sft"]["relations"]
-eval_qs = [world.qa(p, r) for p in eval_people(people["no_qa"], 20, seed=4) for r in rels]
 
 
-def sft_run(model, mask_prompt=True, steps=120, lr=1e-3):
+def sft_run(model, mask_prompt=True, steps=None, lr=None):
+    """The cached assistant's SFT recipe on `model` (optionally changed); returns history, seconds."""
     seed_everything(0)
-    data = sft_dataset(tok, world, people["qa"], rels, mask_prompt=mask_prompt, batch_size=32,
+    data = sft_dataset(tok, world, people["qa"], sft_rels, mask_prompt=mask_prompt, batch_size=32,
                        max_len=model.config.block_size)
-    cfg = TrainConfig(steps=steps, batch_size=32, lr=lr, min_lr=lr / 10, warmup_steps=10,
-                      eval_every=0, progress=False, weight_decay=0.0)
+    over = {k: v for k, v in (("steps", steps), ("lr", lr)) if v is not None}
+    if lr is not None:
+        over["min_lr"] = lr / 10
+    cfg = recipe_config(sft_recipe, eval_every=0, progress=False, **over)
     t = time.perf_counter()
     trainer = Trainer(model, data, None, cfg, device="cpu")
     trainer.fit()
     return trainer.history, time.perf_counter() - t
 
 
-runs = {}
-for mask in (True, False):
-    m = fresh_base()
-    hist, secs = sft_run(m, mask)
-    runs[mask] = (m, hist, secs, qa_accuracy(m, tok, eval_qs))
-    print(f"mask={mask!s:5}: exact {runs[mask][3].exact:.2f}, contains {runs[mask][3].contains:.2f} "
-          f"({secs:.0f} s)")
+def exact_match(model, qs, space=" "):
+    """Exact match of greedy replies in the chat template, with or without the space."""
+    replies = greedy_complete(model, tok, [f"{USER}{space}{q.question}{END}{ASSISTANT}" for q in qs],
+                              24, stop=END)
+    return sum(r.strip() == q.answer for r, q in zip(replies, qs)) / len(qs), replies
+
+
+glued = fresh_base()
+ft.CHAT_SPACE = ""  # the template without the space, for this one run
+try:
+    sft_run(glued)
+finally:
+    ft.CHAT_SPACE = " "
+glued_exact, glued_replies = exact_match(glued, test_qs, space="")
+spaced = fresh_base()
+hist_spaced, secs_spaced = sft_run(spaced)
+spaced_exact, _ = exact_match(spaced, test_qs)
+print(f"no space: exact {glued_exact:.2f}   with the space: exact {spaced_exact:.2f} ({secs_spaced:.0f} s per run)")
+for q, r in list(zip(test_qs, glued_replies))[:3]:
+    print(f"  no space, {q.question!r} -> {r.strip()!r} (truth: {q.answer})")
+print("trained on:", ", ".join(p.name for p in people["qa"][:5]), "...")
+assert glued_exact < 0.2 and spaced_exact >= 0.85
+''')
+md('''
+Without the space the fine-tuned model answers almost none of these questions; and look at its
+replies: it writes *other people's* names, the people of its SFT data. It learned to recite the
+training answers, because the question's name, spelled in unfamiliar pieces, did not connect to
+anything it knew. With the space the same 120 steps give an assistant that answers people it was
+never asked about. Nothing in the loss curve warns of it: both runs fit their SFT data. Only an
+evaluation on held-out questions shows it.
+
+**Does the loss mask matter?** Two runs from the base, identical except for the mask, on the
+same questions:
+''')
+code('''
+unmasked = fresh_base()
+hist_unmasked, secs_unmasked = sft_run(unmasked, mask_prompt=False)
+runs = {True: (spaced, hist_spaced, secs_spaced, qa_accuracy(spaced, tok, test_qs)),
+        False: (unmasked, hist_unmasked, secs_unmasked, qa_accuracy(unmasked, tok, test_qs))}
+for mask, (_, hist, secs, acc) in runs.items():
+    print(f"loss on {'assistant tokens only' if mask else 'every token':22}: exact {acc.exact:.2f}, "
+          f"contains {acc.contains:.2f}, final training loss {hist.loss[-1]:.3f}")
 fig, ax = figure("SFT loss", "step", "training loss (on the learned tokens)")
 for mask, (_, hist, _, _) in runs.items():
     ax.plot(hist.step, hist.loss, label="assistant tokens only" if mask else "every token")
+ax.set_yscale("log")
 ax.legend()
 plt.show()
 ''')
 md('''
-The two curves are not the same quantity: without the mask the loss also averages over the
-user's question, the template and the names, which are partly unpredictable, so it stays higher.
-The comparison that matters is the answers'. Now what the cached assistant knows, by who it
-was asked about during SFT and whether it ever read about them:
+MASK_TEXT
+
+Now what the cached assistant knows, by who it was asked about during SFT and whether it ever
+read about them:
 ''')
 code('''
 by_group = {}
 for group in ("qa", "no_qa", "held_out"):
-    qs_g = [world.qa(p, r) for p in eval_people(people[group], 20, seed=5) for r in rels]
+    qs_g = [world.qa(p, r) for p in eval_people(people[group], 20, seed=5) for r in sft_rels]
     by_group[group] = qa_accuracy(chat, tok, qs_g)
-    print(f"{group:9}: exact {by_group[group].exact:.2f}")
-print("held-out example:", by_group["held_out"].examples[0])
-assert by_group["no_qa"].exact >= 0.7 and by_group["held_out"].exact < 0.2
+    print(f"{group:9}: exact {by_group[group].exact:.2f}, contains the fact {by_group[group].contains:.2f}")
+for question, reply, truth in by_group["held_out"].examples[:3]:
+    print(f"held out: {question!r} -> {reply.strip()!r} (truth: {truth})")
+assert by_group["qa"].exact >= 0.9 and by_group["no_qa"].exact >= 0.85 and by_group["held_out"].exact < 0.1
 ''')
 md('''
 Asked about people it was trained on (`qa`) and people it only read about (`no_qa`), it answers
 about equally well. Asked about someone it never read about (`held_out`), it still answers, in
 the same confident sentence, with an invented fact. It learned the format "answer in one
-sentence", not "say when you do not know": that is chapter 8's subject.
+sentence", not "say when you do not know": that is chapter 8's subject (and this chapter's
+mini-project).
 
-## 6.4 LoRA: train a low-rank update, not the model
+## 6.5 LoRA: train a low-rank update, not the model
 
 LoRA (Hu et al., "LoRA: Low-Rank Adaptation of Large Language Models", 2021,
 https://arxiv.org/abs/2106.09685) freezes each weight `W` and learns `W + (alpha / r) B A`, with
@@ -279,6 +444,8 @@ class TinyLoRA(torch.nn.Module):
 
 layer = torch.nn.Linear(128, 384)
 mine, ref = TinyLoRA(layer, 4, 8), LoRALinear(layer, 4, 8)
+x = torch.randn(2, 5, 128)
+torch.testing.assert_close(mine(x), layer(x))  # B = 0: the adapted layer starts as the base layer
 with torch.no_grad():
     mine.B.normal_()
     ref.lora_A.copy_(mine.A)
@@ -288,67 +455,73 @@ torch.testing.assert_close(mine(x), ref(x))
 print("from scratch == minillm.lora.LoRALinear; trainable:", 4 * (128 + 384), "of", 128 * 384 + 384)
 ''')
 md('''
-A rank sweep: SFT with LoRA on the attention and MLP layers of every block, ranks 1 to 16, the
-same data and steps as the full fine-tuning above (a higher learning rate, as is usual for LoRA):
+A rank sweep: the same SFT with LoRA on the attention and MLP layers of every block, ranks 1 to
+16, the same data and steps as the full fine-tuning above, with a higher learning rate (LoRA's
+updates start from zero and are scaled by `alpha / r`; a higher rate than full fine-tuning is
+usual):
 ''')
 code('''
 targets = ["attn.qkv", "attn.proj", "mlp.fc", "mlp.proj"]
 sweep = {}
 for r in (1, 4, 16):
     m = apply_lora(fresh_base(), r=r, alpha=2 * r, target_modules=targets)
-    hist, secs = sft_run(m, True, lr=3e-3)
+    hist, secs = sft_run(m, lr=3e-3)
     n_train, n_total = trainable_parameters(m)
-    sweep[r] = (m, n_train, secs, qa_accuracy(m, tok, eval_qs).exact)
+    sweep[r] = (m, n_train, secs, qa_accuracy(m, tok, test_qs).exact)
     print(f"r={r:2}: {n_train:7,} trainable ({n_train / n_total:.1%}), exact {sweep[r][3]:.2f}, {secs:.0f} s")
-full = runs[True]
-full_params = sum(p.numel() for p in full[0].parameters())
+full_params = sum(p.numel() for p in spaced.parameters())
 fig, ax = figure("LoRA rank sweep (SFT, same steps)", "trainable parameters", "exact match, unseen questions")
 ax.plot([v[1] for v in sweep.values()], [v[3] for v in sweep.values()], "o-", label="LoRA r = 1, 4, 16")
-ax.plot([full_params], [full[3].exact], "s", label="full fine-tuning")
+ax.plot([full_params], [runs[True][3].exact], "s", label="full fine-tuning")
 ax.set_xscale("log")
+ax.set_ylim(0, 1.05)
 ax.legend()
 plt.show()
 ''')
 md('''
+LORA_TEXT
+
 Time and memory: a LoRA step still runs the whole forward and backward pass through the frozen
-model (the gradient must flow back to every adapter), so it is not much faster per step on a
-CPU. The memory saving is in what training keeps per trainable parameter: a gradient and two
-AdamW moments, three extra floats each.
+model (the gradient must flow back to every adapter), so on a CPU it is not much faster per
+step. The memory saving is in what training keeps per trainable parameter: a gradient and two
+AdamW moments.
 ''')
 code('''
-for name, n, secs in [("full", full_params, full[2])] + [(f"LoRA r={r}", v[1], v[2]) for r, v in sweep.items()]:
-    print(f"{name:10} {n:9,} trainable, optimizer state + gradients {3 * 4 * n / 1e6:6.2f} MB, "
+for name, n, secs in [("full", full_params, secs_spaced)] + [(f"LoRA r={r}", v[1], v[2]) for r, v in sweep.items()]:
+    print(f"{name:10} {n:9,} trainable, gradients + AdamW moments {3 * 4 * n / 1e6:6.2f} MB, "
           f"{secs:5.1f} s for the run")
 ''')
 md('''
 Merging folds `(alpha / r) B A` into `W`: the merged model is an ordinary GPT, with no extra cost
-at inference. Unmerging subtracts it again. And only the adapter needs saving: a few kilobytes
-with a fingerprint of the base it belongs to.
+at inference. Unmerging subtracts it again. And only the adapter needs saving: a small file with
+a fingerprint of the base it belongs to.
 ''')
 code('''
 m16 = sweep[16][0]
-x = torch.tensor([tok.encode(chat_prompt(eval_qs[0].question))])
+x = torch.tensor([tok.encode(chat_prompt(test_qs[0].question))])
 before = m16(x)[0]
 merge_lora(m16)
 torch.testing.assert_close(m16(x)[0], before, atol=1e-4, rtol=1e-4)
 unmerge_lora(m16)
-import tempfile, pathlib
 path = save_adapter(m16, pathlib.Path(tempfile.mkdtemp()) / "adapter.safetensors")
 again = load_adapter(fresh_base(), path)
 torch.testing.assert_close(again(x)[0], before, atol=1e-5, rtol=1e-5)
-print(f"adapter file {path.stat().st_size / 1e3:.0f} kB; the model {(model_dir('tinyworld') / 'model.safetensors').stat().st_size / 1e6:.1f} MB")
+print(f"merged == adapted; adapter file {path.stat().st_size / 1e3:.0f} kB; the whole model "
+      f"{(model_dir('tinyworld') / 'model.safetensors').stat().st_size / 1e6:.1f} MB")
 ''')
 md('''
-**Catastrophic forgetting.** Fine-tuning on questions moves the model away from its pretraining
-text. Measured on the validation text of the pretraining corpus and on its stories alone, before
-and after full SFT and LoRA SFT:
+## 6.6 Catastrophic forgetting
+
+Fine-tuning on questions moves the model away from its pretraining text. Measured on the
+validation text of the pretraining corpus and on its stories alone, before and after full SFT
+and LoRA SFT:
 ''')
 code('''
-c = MODELS["tinyworld-knowledge"].recipe["corpus"]
-val_docs = corpus("tinyworld", size=c["size"], seed=c["seed"], **c["options"])
-stories = [val_docs.documents[i] for i in val_docs.val_ids if val_docs.kinds[i] == "story"][:40]
-val_ids = torch.tensor(encode(val_docs.val, tok)[:128 * 40].astype("int64")).view(40, 128)
-story_ids = [torch.tensor([tok.encode(s)[:128]]) for s in stories]
+c = MODELS["tinyworld"].recipe["corpus"]
+docs = corpus("tinyworld", size=c["size"], seed=c["seed"], **c["options"])
+stories = [docs.documents[i] for i in docs.val_ids if docs.kinds[i] == "story"][:40]
+val_ids = torch.tensor(encode(docs.val, tok)[:129 * 40].astype("int64")).view(40, 129)
+story_ids = [torch.tensor([tok.encode(s)[:129]]) for s in stories]
 
 
 @torch.no_grad()
@@ -356,42 +529,40 @@ def lm_losses(model):
     model.eval()
     v = model(val_ids[:, :-1], val_ids[:, 1:])[1].item()
     s = sum(model(t[:, :-1], t[:, 1:])[1].item() for t in story_ids) / len(story_ids)
-    return round(v, 3), round(s, 3)
+    return v, s
 
 
-forget = {"base": lm_losses(fresh_base()), "full SFT": lm_losses(full[0]),
-          "LoRA r=16 SFT": lm_losses(sweep[16][0])}
+forget = {"base": lm_losses(base), "full SFT": lm_losses(spaced), "LoRA r=16 SFT": lm_losses(m16),
+          "LoRA r=1 SFT": lm_losses(sweep[1][0])}
 for k, (v, s) in forget.items():
     print(f"{k:14} validation loss {v:.3f}, story loss {s:.3f}")
 g = torch.Generator().manual_seed(0)
 start = torch.tensor([tok.encode("Once upon a time")])
-for k, m in (("base", fresh_base()), ("full SFT", full[0]), ("LoRA SFT", sweep[16][0])):
+for k, m in (("base", base), ("full SFT", spaced), ("LoRA r=16 SFT", m16)):
     g.manual_seed(0)
     print(f"{k}: {tok.decode(m.generate(start, 30, temperature=0.8, generator=g)[0].tolist())!r}")
+assert forget["full SFT"][0] > forget["base"][0] and forget["full SFT"][1] > forget["base"][1]
+''')
+md('''
+FORGET_TEXT
+''')
+code('''
+print(f"chapter run time, cached models aside: {time.perf_counter() - t_chapter:.0f} s")
 ''')
 md('''
 ## Summary
 
-- A base model continues documents; SFT on a few thousand question-answer turns turns it into an
-  assistant that answers, and it answers questions it was never trained on because the facts
-  were stored, in extractable form, during pretraining.
-- A classifier reads the hidden state of the last real token, the only one that has seen the
-  whole text under the causal mask. Pretrained features beat random ones when labels are few.
-  Class weights make a minority class count.
-- The chat template marks turns with special tokens; the loss is kept on the assistant's tokens
-  only (`-100` elsewhere).
-- LoRA trains `r (in + out)` numbers per layer, can be merged into `W` exactly and saved alone.
-- Fine-tuning costs some of what pretraining taught (higher loss on the pretraining text).
+SUMMARY_TEXT
 
 ## Exercises
 
 Open `exercises/06-finetuning.ipynb`: the loss mask, a LoRA layer, merge and unmerge, the
 classification head's features, a prediction of LoRA's parameter count, and a mini-project
-(teach the assistant to say "I don't know").
+(teach the assistant to say "I do not know").
 ''')
 
 nb = nbf.v4.new_notebook(cells=cells)
 nb.metadata = {"kernelspec": {"display_name": "Python 3 (minillm)", "language": "python", "name": "python3"},
                "language_info": {"name": "python"}}
-nbf.write(nb, "drafts/06-finetuning/chapter.ipynb")
+nbf.write(nb, "chapters/06-finetuning.ipynb")
 print("written", len(cells))

@@ -21,23 +21,25 @@ from minillm.course.checks_finetuning import (check_last_token_features, check_l
                                               check_lora_forward, check_loss_mask, check_merge,
                                               check_project)
 from minillm.evaluate import qa_accuracy
-from minillm.finetune import IGNORE, sft_dataset
+from minillm.finetune import IGNORE
 from minillm.tokenizer import ASSISTANT, END, SYSTEM, USER
 from minillm.train import TrainConfig, Trainer
 from minillm.zoo import course_people, eval_people
 
 seed_everything(0)
-base, tok = minillm.pretrained("tinyworld-knowledge")
-people = course_people("tinyworld-knowledge")
+base, tok = minillm.pretrained("tinyworld")
+people = course_people("tinyworld")
 world = people["world"]
 ''')
 md('''
 ### Exercise 6.1: The loss mask
 
 Write `my_encode_chat(tokenizer, messages)` returning `(ids, targets)`: `ids` are the tokens of
-the whole conversation (each turn is `ROLE_TOKEN + content + <|end|>`, with `USER`, `ASSISTANT`,
-`SYSTEM` from `minillm.tokenizer`) without the last token, and `targets[t]` is token `t + 1`
-when that token belongs to an assistant turn (its content or its closing `<|end|>`), else `-100`.
+the whole conversation without its last token, and `targets[t]` is token `t + 1` when that
+token belongs to an assistant turn (its content or its closing `<|end|>`), else `-100`. Each turn
+is the role token (`USER`, `ASSISTANT`, `SYSTEM` from `minillm.tokenizer`), encoded on its own,
+then `" " + content + "<|end|>"` encoded (the space after the role token, section 6.4). Write it
+yourself: the check fails if you call `minillm.finetune.encode_chat`.
 ''')
 code('''
 ROLE = {"system": SYSTEM, "user": USER, "assistant": ASSISTANT}
@@ -48,7 +50,7 @@ def my_encode_chat(tokenizer, messages):
     ids, learn = [], []
     for m in messages:
         head = tokenizer.encode(ROLE[m["role"]])
-        body = tokenizer.encode(m["content"] + END)
+        body = tokenizer.encode(" " + m["content"] + END)
         ids += head + body
         learn += [False] * len(head) + [m["role"] == "assistant"] * len(body)
     targets = [t if ok else IGNORE for t, ok in zip(ids[1:], learn[1:])]
@@ -64,7 +66,8 @@ md('''
 
 Write `MyLoRA(base, r, alpha)`: it freezes `base` (an `nn.Linear`), holds `self.lora_A` of shape
 `(r, in)` initialised at random (e.g. `nn.init.kaiming_uniform_(A, a=5 ** 0.5)`) and `self.lora_B`
-of shape `(out, r)` at zero, and returns `base(x) + (alpha / r) * x @ A.T @ B.T`.
+of shape `(out, r)` at zero, and returns `base(x) + (alpha / r) * x @ A.T @ B.T`. Write it from
+`nn.Module`, not from `minillm.lora.LoRALinear`.
 ''')
 code('''
 class MyLoRA(nn.Module):
@@ -159,33 +162,35 @@ plain SFT, or on the cached assistant). Then check that it still answers the cas
 ''')
 code('''
 ### BEGIN SOLUTION
+from minillm.evaluate import chat_prompt, greedy_complete
 from minillm.finetune import ExampleBatches, encode_chat
 
 seed_everything(0)
-rels = ["birth_city", "job"]
-convs = [world.qa(p, r).chat() for p in people["qa"][:150] for r in rels]
+rels = ["birth_city", "job", "color", "food"]
+convs = [world.qa(p, r).chat() for p in people["qa"] for r in rels]  # the cast: true answers
 dont = [[{"role": "user", "content": world.qa(p, r).question},
          {"role": "assistant", "content": "I do not know."}]
-        for p in people["held_out"][:100] for r in rels]
+        for p in people["held_out"][:50] for r in rels]  # never written about: "I do not know."
 data = ExampleBatches([encode_chat(tok, m) for m in convs + dont], 32, seed=0)
-model = minillm.pretrained("tinyworld-knowledge").model
-Trainer(model, data, None, TrainConfig(steps=80, batch_size=32, lr=1e-3, warmup_steps=5,
+model = minillm.pretrained("tinyworld").model
+Trainer(model, data, None, TrainConfig(steps=120, batch_size=32, lr=5e-4, min_lr=5e-5, warmup_steps=12,
                                        eval_every=0, progress=False, weight_decay=0.0),
         device="cpu").fit()
-test = [world.qa(p, r) for p in people["held_out"][100:130] for r in rels]
+test = [world.qa(p, r) for p in people["held_out"][100:130] for r in rels]  # other held-out people
 chat = minillm.pretrained("tinyworld-chat").model
 
 
 def idk(m):
-    from minillm.evaluate import chat_prompt, greedy_complete
     out = greedy_complete(m, tok, [chat_prompt(q.question) for q in test], 12, stop=END)
     return sum("not know" in o for o in out) / len(out)
 
 
-report = {"what": "share of 'I do not know' on unseen held-out people",
+report = {"what": "share of 'I do not know' on 30 unseen held-out people x 4 relations",
           "before": idk(chat), "after": idk(model), "n_examples": len(test)}
 cast_qs = [world.qa(p, r) for p in eval_people(people["no_qa"], 20) for r in rels]
-print(report, "| cast still answered:", qa_accuracy(model, tok, cast_qs).exact)
+print(report)
+print("the cast's no_qa half still answered (exact):", qa_accuracy(model, tok, cast_qs).exact,
+      "| the cached assistant:", qa_accuracy(chat, tok, cast_qs).exact)
 ### END SOLUTION
 ''')
 code('''
@@ -196,5 +201,5 @@ print("report accepted:", report)
 nb = nbf.v4.new_notebook(cells=cells)
 nb.metadata = {"kernelspec": {"display_name": "Python 3 (minillm)", "language": "python", "name": "python3"},
                "language_info": {"name": "python"}}
-nbf.write(nb, "drafts/06-finetuning/solutions.ipynb")
+nbf.write(nb, "solutions/06-finetuning.ipynb")
 print("written", len(cells))
