@@ -44,10 +44,10 @@ from minillm.viz import figure
 from minillm.zoo import MODELS, course_people, eval_people, load_model_dir, model_dir, recipe_config
 
 seed_everything(0)
-torch.set_num_threads(min(2, torch.get_num_threads()))
 base, tok = minillm.pretrained("tinyworld")
 chat, _ = minillm.pretrained("tinyworld-chat")
 t_chapter = time.perf_counter()  # the chapter's own run time, cached models aside
+cpu_chapter = time.process_time()
 people = course_people("tinyworld")
 world = people["world"]
 print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; base model "
@@ -64,10 +64,10 @@ anywhere, so questions about them test whether a model can *use* what it read.
 
 Before fine-tuning anything, measure what the base model knows. Give it the start of a biography
 sentence, `"Hurkmus Cinbrook was born in the town of"`, and check its greedy continuation against
-the true fact (`minillm.evaluate.fact_completion`), for 30 people of each group:
+the true fact (`minillm.evaluate.fact_completion`), for 25 people of each group:
 ''')
 code('''
-facts = {g: fact_completion(base, tok, world, eval_people(people[g], 30, seed=1), choice=False)
+facts = {g: fact_completion(base, tok, world, eval_people(people[g], 25, seed=1), choice=False)
          for g in ("qa", "no_qa", "held_out")}
 for g, s in facts.items():
     print(f"{g:9} exact {s.exact_all:.2f}  " + ", ".join(f"{r} {v:.2f}" for r, v in s.exact.items())
@@ -138,8 +138,10 @@ width = 0.8 / len(rows)
 for i, (label, v) in enumerate(rows.items()):
     ax.bar([j + (i - 1) * width for j in range(len(rels))], v, width, label=label.replace("\\n", " "))
 ax.set_xticks(range(len(rels)), ["birth town", "job", "colour", "food"])
-ax.set_ylim(0, 1.05)
-ax.legend(fontsize=7, loc="lower left")
+ax.set_ylim(0, 1.45)
+ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+ax.legend(fontsize=7, loc="upper left")
+fig.tight_layout()
 plt.show()
 for label, v in rows.items():
     print(f"{label.replace(chr(10), ' '):62} mean {sum(v) / len(v):.2f}")
@@ -246,7 +248,7 @@ def train_classifier(backbone, n, train="all", steps=40, weights=True, lr=1e-3, 
 t0 = time.perf_counter()
 modes = {}
 for mode in ("head", "last1", "all"):
-    _, acc, n_train = train_classifier(fresh_base(), 64, mode, lr=3e-3 if mode == "head" else 1e-3)
+    _, acc, n_train = train_classifier(fresh_base(), 64, mode, lr=3e-2 if mode == "head" else 1e-3)
     modes[mode] = acc
     print(f"train {mode:5}: {n_train:9,} trainable parameters, test accuracy {acc:.3f}")
 print(f"({time.perf_counter() - t0:.0f} s)")
@@ -255,8 +257,10 @@ assert min(modes.values()) > 0.8
 md('''
 Linear probing (258 trainable numbers: a 128 x 2 weight and 2 biases) is already far above
 chance: the last token's hidden state, learned only to predict the next token, carries the
-review's mood. Now transfer learning, measured: the same classifier from the pretrained backbone
-and from a randomly initialised one, full fine-tuning, as the number of labelled examples grows.
+review's mood. Training the last block, or everything, adapts the features too and does better.
+
+Now transfer learning, measured: the same classifier from the pretrained backbone and from a
+randomly initialised one (full fine-tuning), as the number of labelled examples grows.
 ''')
 code('''
 sizes = [8, 32, 128]
@@ -272,12 +276,20 @@ ax.axhline(0.5, color="gray", ls=":", label="chance")
 ax.legend()
 plt.show()
 print({k: [round(x, 2) for x in v] for k, v in curve.items()})
-assert curve["pretrained"][0] > curve["from scratch"][0] + 0.1
+assert min(curve["pretrained"][-1], curve["from scratch"][-1]) >= 0.95
+assert abs(curve["pretrained"][0] - curve["from scratch"][0]) < 0.2
 ''')
 md('''
-With 8 labels the pretrained backbone wins clearly: the features it learned predicting the next
-token already separate "Great!" from "I am very disappointed". With more labels the model
-trained from scratch catches up on a task this easy.
+A surprise, and an honest one: here pretraining does *not* help. From 8 labels on, the random
+network does about as well (each point is one run on one sample of reviews, so differences of
+a few points at 8 labels are noise). TinyWorld's reviews carry their label in a handful of fixed
+phrases ("Great!", "I am very disappointed", "2 out of 5 stars") that even random features tell
+apart, and a few labelled examples teach. The classic result, pretrained features winning by far
+when labels are few (Howard and Ruder, "Universal Language Model Fine-tuning for Text
+Classification", 2018, https://arxiv.org/abs/1801.06146: with 100 labelled examples, as good as
+training from scratch on 100 times more), needs a task whose cues a small labelled set cannot
+teach: the wording of real reviews varies far more than TinyWorld's. Transfer is something to
+measure on *your* task, not to assume.
 
 **Class imbalance.** With 90% positive reviews, a classifier can reach 90% accuracy by always
 saying "positive". Weighting the loss by inverse class frequency (`class_weights`: each class
@@ -290,7 +302,7 @@ neg = [e for e in examples[:500] if e[1] == 0][:10]
 skewed = pos + neg
 recalls = {}
 for weights in (False, True):
-    clf, acc, _ = train_classifier(fresh_base(), 0, "head", steps=30, weights=weights, lr=3e-3, data=skewed)
+    clf, acc, _ = train_classifier(fresh_base(), 0, "head", steps=30, weights=weights, lr=3e-2, data=skewed)
     pred, true = clf.predict(test_set)
     m = confusion_matrix(pred, true, 2)
     recalls[weights] = (m.diag() / m.sum(1)).tolist()
@@ -393,6 +405,9 @@ runs = {True: (spaced, hist_spaced, secs_spaced, qa_accuracy(spaced, tok, test_q
 for mask, (_, hist, secs, acc) in runs.items():
     print(f"loss on {'assistant tokens only' if mask else 'every token':22}: exact {acc.exact:.2f}, "
           f"contains {acc.contains:.2f}, final training loss {hist.loss[-1]:.3f}")
+for question, reply, truth in runs[False][3].examples[:2]:
+    print(f"  every token, {question!r} -> {reply.strip()!r} (truth: {truth})")
+assert runs[True][3].exact > runs[False][3].exact + 0.3
 fig, ax = figure("SFT loss", "step", "training loss (on the learned tokens)")
 for mask, (_, hist, _, _) in runs.items():
     ax.plot(hist.step, hist.loss, label="assistant tokens only" if mask else "every token")
@@ -401,7 +416,12 @@ ax.legend()
 plt.show()
 ''')
 md('''
-MASK_TEXT
+The mask matters here, a lot: trained on every token, the same 120 steps reach about a third
+of the masked run's exact match. The two loss curves are not the same quantity: without the mask
+the loss also averages over the user's question and the template, which hold names the model
+cannot predict, so it stays high. With the mask all of the gradient goes to what we want the
+model to do, the reply; without it, much of it goes into learning to write questions about the
+50 people of the SFT set.
 
 Now what the cached assistant knows, by who it was asked about during SFT and whether it ever
 read about them:
@@ -419,9 +439,9 @@ assert by_group["qa"].exact >= 0.9 and by_group["no_qa"].exact >= 0.85 and by_gr
 md('''
 Asked about people it was trained on (`qa`) and people it only read about (`no_qa`), it answers
 about equally well. Asked about someone it never read about (`held_out`), it still answers, in
-the same confident sentence, with an invented fact. It learned the format "answer in one
-sentence", not "say when you do not know": that is chapter 8's subject (and this chapter's
-mini-project).
+the same confident sentence, about *someone else*: it writes the name of a person it knows and
+that person's facts. It learned the format "answer in one sentence", not "say when you do not
+know": that is chapter 8's subject (and this chapter's mini-project).
 
 ## 6.5 LoRA: train a low-rank update, not the model
 
@@ -493,20 +513,24 @@ for name, n, secs in [("full", full_params, secs_spaced)] + [(f"LoRA r={r}", v[1
 ''')
 md('''
 Merging folds `(alpha / r) B A` into `W`: the merged model is an ordinary GPT, with no extra cost
-at inference. Unmerging subtracts it again. And only the adapter needs saving: a small file with
-a fingerprint of the base it belongs to.
+at inference. Unmerging subtracts it again (exactly up to float rounding). And only the adapter
+needs saving: a small file with a fingerprint of the base it belongs to, which `load_adapter`
+checks (save before merging: after a merge and an unmerge the base weights differ in their last
+bits, and the fingerprint with them).
 ''')
 code('''
 m16 = sweep[16][0]
+path = save_adapter(m16, pathlib.Path(tempfile.mkdtemp()) / "adapter.safetensors")
 x = torch.tensor([tok.encode(chat_prompt(test_qs[0].question))])
 before = m16(x)[0]
 merge_lora(m16)
 torch.testing.assert_close(m16(x)[0], before, atol=1e-4, rtol=1e-4)
+merged_reply = greedy_complete(m16, tok, [chat_prompt(test_qs[0].question)], 24, stop=END)[0]
 unmerge_lora(m16)
-path = save_adapter(m16, pathlib.Path(tempfile.mkdtemp()) / "adapter.safetensors")
-again = load_adapter(fresh_base(), path)
+again = load_adapter(fresh_base(), path)  # the base from the cache plus the adapter file
 torch.testing.assert_close(again(x)[0], before, atol=1e-5, rtol=1e-5)
-print(f"merged == adapted; adapter file {path.stat().st_size / 1e3:.0f} kB; the whole model "
+print(f"merged model == adapted model; reply {merged_reply.strip()!r}")
+print(f"adapter file {path.stat().st_size / 1e3:.0f} kB; the whole model "
       f"{(model_dir('tinyworld') / 'model.safetensors').stat().st_size / 1e6:.1f} MB")
 ''')
 md('''
@@ -547,7 +571,11 @@ md('''
 FORGET_TEXT
 ''')
 code('''
-print(f"chapter run time, cached models aside: {time.perf_counter() - t_chapter:.0f} s")
+import os
+
+print(f"chapter run time, cached models aside: {time.perf_counter() - t_chapter:.0f} s wall, "
+      f"{time.process_time() - cpu_chapter:.0f} s of CPU in this process; load average now "
+      f"{os.getloadavg()[0]:.1f} (other processes slow a shared machine down)")
 ''')
 md('''
 ## Summary
