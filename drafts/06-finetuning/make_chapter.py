@@ -17,7 +17,7 @@ The course's models: `minillm.pretrained("tinyworld")` is the *base* model, a 1M
 that read about the 100 people of TinyWorld's cast, each in about a hundred differently worded
 biographies; `minillm.pretrained("tinyworld-chat")` is that model after this chapter's SFT recipe,
 the *assistant*. Both are built once (about 8 minutes and 30 seconds on a laptop CPU) and cached;
-the rest of the chapter runs in about 3 minutes.
+the rest of the chapter runs in about 3 minutes on one core.
 ''')
 code('''
 import pathlib
@@ -78,7 +78,7 @@ assert min(facts["qa"].exact_all, facts["no_qa"].exact_all) >= 0.9
 assert facts["held_out"].exact_all <= 0.15
 ''')
 md('''
-It completes the facts of its cast almost perfectly, and of people it never read about it can
+It completes the facts of its cast without a miss, and for people it never read about it can
 only guess (near chance: one town in 120, one job in 40). That was not the case for the first
 versions of this model. Two changes to the *text*, not to the model, made the difference, and
 both come from Allen-Zhu and Li's controlled experiments on synthetic biographies ("Physics of
@@ -272,6 +272,7 @@ fig, ax = figure("Sentiment accuracy vs labelled examples", "labelled reviews", 
 for k, v in curve.items():
     ax.plot(sizes, v, "o-", label=k)
 ax.set_xscale("log")
+ax.set_xticks(sizes, [str(n) for n in sizes])
 ax.axhline(0.5, color="gray", ls=":", label="chance")
 ax.legend()
 plt.show()
@@ -280,9 +281,10 @@ assert min(curve["pretrained"][-1], curve["from scratch"][-1]) >= 0.95
 assert abs(curve["pretrained"][0] - curve["from scratch"][0]) < 0.2
 ''')
 md('''
-A surprise, and an honest one: here pretraining does *not* help. From 8 labels on, the random
-network does about as well (each point is one run on one sample of reviews, so differences of
-a few points at 8 labels are noise). TinyWorld's reviews carry their label in a handful of fixed
+A surprise, and an honest one: here pretraining does *not* help. The randomly initialised
+network does as well, in this run even a little better with 8 and 32 labels (each point is a
+single run on one sample of reviews, so small differences mean little), and both are perfect
+with 128. TinyWorld's reviews carry their label in a handful of fixed
 phrases ("Great!", "I am very disappointed", "2 out of 5 stars") that even random features tell
 apart, and a few labelled examples teach. The classic result, pretrained features winning by far
 when labels are few (Howard and Ruder, "Universal Language Model Fine-tuning for Text
@@ -349,7 +351,10 @@ sft_recipe = MODELS["tinyworld-chat"].recipe
 
 
 def sft_run(model, mask_prompt=True, steps=None, lr=None):
-    """The cached assistant's SFT recipe on `model` (optionally changed); returns history, seconds."""
+    """The cached assistant's SFT recipe on `model` (optionally changed).
+
+    Returns the loss history, the seconds the run took, and the bytes that training kept for the
+    trainable parameters (their gradients and AdamW's two moments, measured after the run)."""
     seed_everything(0)
     data = sft_dataset(tok, world, people["qa"], sft_rels, mask_prompt=mask_prompt, batch_size=32,
                        max_len=model.config.block_size)
@@ -360,7 +365,11 @@ def sft_run(model, mask_prompt=True, steps=None, lr=None):
     t = time.perf_counter()
     trainer = Trainer(model, data, None, cfg, device="cpu")
     trainer.fit()
-    return trainer.history, time.perf_counter() - t
+    secs = time.perf_counter() - t
+    state = [v for st in trainer.optimizer.state.values() for v in st.values()
+             if torch.is_tensor(v) and v.dim() > 0]
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return trainer.history, secs, sum(v.numel() * v.element_size() for v in state + grads)
 
 
 def exact_match(model, qs, space=" "):
@@ -378,7 +387,7 @@ finally:
     ft.CHAT_SPACE = " "
 glued_exact, glued_replies = exact_match(glued, test_qs, space="")
 spaced = fresh_base()
-hist_spaced, secs_spaced = sft_run(spaced)
+hist_spaced, secs_spaced, mem_spaced = sft_run(spaced)
 spaced_exact, _ = exact_match(spaced, test_qs)
 print(f"no space: exact {glued_exact:.2f}   with the space: exact {spaced_exact:.2f} ({secs_spaced:.0f} s per run)")
 for q, r in list(zip(test_qs, glued_replies))[:3]:
@@ -399,7 +408,7 @@ same questions:
 ''')
 code('''
 unmasked = fresh_base()
-hist_unmasked, secs_unmasked = sft_run(unmasked, mask_prompt=False)
+hist_unmasked, secs_unmasked, _ = sft_run(unmasked, mask_prompt=False)
 runs = {True: (spaced, hist_spaced, secs_spaced, qa_accuracy(spaced, tok, test_qs)),
         False: (unmasked, hist_unmasked, secs_unmasked, qa_accuracy(unmasked, tok, test_qs))}
 for mask, (_, hist, secs, acc) in runs.items():
@@ -417,7 +426,7 @@ plt.show()
 ''')
 md('''
 The mask matters here, a lot: trained on every token, the same 120 steps reach about a third
-of the masked run's exact match. The two loss curves are not the same quantity: without the mask
+of the masked run's exact match, and its replies start with the wrong name. The two loss curves are not the same quantity: without the mask
 the loss also averages over the user's question and the template, which hold names the model
 cannot predict, so it stays high. With the mask all of the gradient goes to what we want the
 model to do, the reply; without it, much of it goes into learning to write questions about the
@@ -485,9 +494,9 @@ targets = ["attn.qkv", "attn.proj", "mlp.fc", "mlp.proj"]
 sweep = {}
 for r in (1, 4, 16):
     m = apply_lora(fresh_base(), r=r, alpha=2 * r, target_modules=targets)
-    hist, secs = sft_run(m, lr=3e-3)
+    hist, secs, mem = sft_run(m, lr=3e-3)
     n_train, n_total = trainable_parameters(m)
-    sweep[r] = (m, n_train, secs, qa_accuracy(m, tok, test_qs).exact)
+    sweep[r] = (m, n_train, secs, qa_accuracy(m, tok, test_qs).exact, mem)
     print(f"r={r:2}: {n_train:7,} trainable ({n_train / n_total:.1%}), exact {sweep[r][3]:.2f}, {secs:.0f} s")
 full_params = sum(p.numel() for p in spaced.parameters())
 fig, ax = figure("LoRA rank sweep (SFT, same steps)", "trainable parameters", "exact match, unseen questions")
@@ -497,19 +506,27 @@ ax.set_xscale("log")
 ax.set_ylim(0, 1.05)
 ax.legend()
 plt.show()
+assert min(v[3] for v in sweep.values()) >= 0.85
 ''')
 md('''
-LORA_TEXT
+Every rank, even 1, answers as well as full fine-tuning; here even a little better (it is not
+quite a fair race: LoRA ran at a learning rate of 3e-3, full fine-tuning at the cached recipe's
+5e-4). Rank 1 trains 8,192 numbers, under 1% of the model. What SFT changes here, answering in
+the template instead of continuing a page, is a small change, and a low-rank update can make
+it; Hu et al. report the same of GPT-3, where ranks 1 to 8 did about as well as 64 on their
+tasks.
 
 Time and memory: a LoRA step still runs the whole forward and backward pass through the frozen
 model (the gradient must flow back to every adapter), so on a CPU it is not much faster per
 step. The memory saving is in what training keeps per trainable parameter: a gradient and two
-AdamW moments.
+AdamW moments, 12 bytes in float32. Measured on the optimizer after each run:
 ''')
 code('''
-for name, n, secs in [("full", full_params, secs_spaced)] + [(f"LoRA r={r}", v[1], v[2]) for r, v in sweep.items()]:
-    print(f"{name:10} {n:9,} trainable, gradients + AdamW moments {3 * 4 * n / 1e6:6.2f} MB, "
-          f"{secs:5.1f} s for the run")
+for name, n, secs, mem in ([("full", full_params, secs_spaced, mem_spaced)]
+                           + [(f"LoRA r={r}", v[1], v[2], v[4]) for r, v in sweep.items()]):
+    print(f"{name:10} {n:9,} trainable; gradients + AdamW moments measured {mem / 1e6:6.2f} MB "
+          f"(3 x 4 bytes x {n:,} = {12 * n / 1e6:.2f} MB); {secs:5.1f} s for the run")
+assert all(v[4] < mem_spaced / 5 for v in sweep.values())
 ''')
 md('''
 Merging folds `(alpha / r) B A` into `W`: the merged model is an ordinary GPT, with no extra cost
@@ -565,10 +582,19 @@ start = torch.tensor([tok.encode("Once upon a time")])
 for k, m in (("base", base), ("full SFT", spaced), ("LoRA r=16 SFT", m16)):
     g.manual_seed(0)
     print(f"{k}: {tok.decode(m.generate(start, 30, temperature=0.8, generator=g)[0].tolist())!r}")
-assert forget["full SFT"][0] > forget["base"][0] and forget["full SFT"][1] > forget["base"][1]
+assert all(v[0] > forget["base"][0] + 0.2 for k, v in forget.items() if k != "base")
+assert forget["LoRA r=1 SFT"][0] < forget["full SFT"][0]
 ''')
 md('''
-FORGET_TEXT
+Every fine-tune costs some of what pretraining taught. Full SFT more than doubles the loss on
+the pretraining corpus's validation text (in nats per token) and nearly doubles it on its
+stories, and its story drifts into biography sentences and `<|end|>` tokens: 120 steps of
+questions pulled the whole model towards one kind of text. LoRA at rank 1 forgets much less,
+as Biderman et al. found at scale ("LoRA Learns Less and Forgets Less", 2024,
+https://arxiv.org/abs/2405.09673). But LoRA is no guarantee: at rank 16 and our higher learning
+rate it forgets *more* than full fine-tuning. How far the weights move decides, and the rank
+and the learning rate both set that. The remedies used in practice: fewer steps, a lower rate,
+or mixing some pretraining text into the fine-tuning data.
 ''')
 code('''
 import os
@@ -580,7 +606,24 @@ print(f"chapter run time, cached models aside: {time.perf_counter() - t_chapter:
 md('''
 ## Summary
 
-SUMMARY_TEXT
+- The base model `"tinyworld"` completes the facts of its 100-person cast without a miss and
+  only guesses for people it never read about; it learned them because its biographies name
+  each person in full and shuffle their sentences (held-in fact completion 0.71 and 0.69 without
+  the shuffle, 1.00 with it).
+- A base model continues documents; 120 steps of SFT on 300 questions about half the cast turn
+  it into an assistant that answers questions about the *other* half (exact match about 0.9),
+  because the facts were already stored, in retrievable form, during pretraining. It still
+  answers for people it never read about, with someone else's facts.
+- A classifier reads the hidden state of the last real token, the only one that has seen the
+  whole text under the causal mask. On TinyWorld's reviews pretrained features did not beat
+  random ones: transfer is measured, not assumed. Class weights make a minority class count.
+- The chat template marks turns with special tokens; the loss is kept on the assistant's tokens
+  only (`-100` elsewhere): without the mask exact match fell from about 0.9 to 0.3, and without
+  the space after the role token, to 0.
+- LoRA trains `r (in + out)` numbers per layer (8,192 in all at rank 1), matches full
+  fine-tuning here, merges into `W` exactly and saves alone (kilobytes).
+- Fine-tuning costs some of what pretraining taught (the loss on the pretraining text rises);
+  how much depends on how far the weights move.
 
 ## Exercises
 
