@@ -71,7 +71,16 @@ class LoRALinear(nn.Module):
 
     @property
     def weight(self) -> torch.Tensor:
-        return self.base.weight
+        """The weight this layer applies, ``(out, in)``: the base weight plus the update
+        ``(alpha / r) B A`` (or just the base weight once merged, the update being in it).
+
+        Code that reads a layer's ``weight`` instead of calling it, such as the inference fast
+        path of :meth:`minillm.model.GPT.forward_cached` (chapter 5), then computes what the
+        adapted layer computes; the frozen base weight itself is ``self.base.weight``.
+        """
+        if self.merged:
+            return self.base.weight
+        return self.base.weight + self.delta_weight()
 
     @property
     def bias(self):

@@ -624,8 +624,8 @@ class GPT(nn.Module):
             # a row's position never exceeds the number of tokens fed so far
             rope = self._rope_tables(positions, need=start + t)
         c = self.config
-        if self.training or c.mlp_act != "gelu" or c.qk_norm or not self._plain_linears():
-            # dropout, hooks, adapters (LoRA), or options the fast path below does not cover: the modules
+        if self.training or c.mlp_act != "gelu" or c.qk_norm:
+            # dropout, hooks, or options the fast path below does not cover: the modules
             x = self._embed(idx, positions)
             for i, block in enumerate(self.blocks):
                 x = block(x, rope=rope, mask=mask, cache=cache, layer=i)
@@ -651,13 +651,6 @@ class GPT(nn.Module):
         cache.advance(t)
         logits = _linear(_norm(x[:, -1:, :] if last_only else x, norm_f), self.head.weight)
         return c.logit_softcap * torch.tanh(logits / c.logit_softcap) if c.logit_softcap else logits
-
-    def _plain_linears(self) -> bool:
-        """True when every block's linear layers are plain ``nn.Linear``s, which the inference
-        fast path reads as bare weights; a wrapped layer (a LoRA adapter, chapter 6) must run as a
-        module, or its update would be skipped."""
-        return all(type(layer) is nn.Linear for b in self.blocks
-                   for layer in (b.attn.qkv, b.attn.proj, b.mlp.fc, b.mlp.proj))
 
     def _inference_plan(self):
         """Every layer's weights as plain tensors, for :meth:`forward_cached`'s fast path."""

@@ -69,7 +69,7 @@ def test_merge_and_unmerge_are_exact():
 def test_generation_uses_the_adapters():
     """Greedy generation (the KV-cache inference path) of an adapted model equals the merged
     model's, and differs from the base's: the adapters are not skipped (they were once, when the
-    fast path read the wrapped layers' bare weights)."""
+    fast path read the wrapped layers' base weights, ignoring the adapters)."""
     model = tiny_gpt()
     x = torch.randint(0, 50, (2, 4), generator=torch.Generator().manual_seed(0))
     plain = model.generate(x, 8, temperature=0)
