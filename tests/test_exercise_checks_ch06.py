@@ -9,8 +9,8 @@ wrong functions (fast, on a small tokenizer), and the check cells of
 import random
 
 import pytest
-from exercise_harness import Wrong, count_wrong, ids, run_right, run_wrong
 import torch
+from exercise_harness import Wrong, count_wrong, ids, run_right, run_wrong
 from torch import nn
 
 import minillm.course.checks_finetuning as ch
