@@ -66,6 +66,25 @@ def test_merge_and_unmerge_are_exact():
         unmerge_lora(model)
 
 
+def test_generation_uses_the_adapters():
+    """Greedy generation (the KV-cache inference path) of an adapted model equals the merged
+    model's, and differs from the base's: the adapters are not skipped (they were once, when the
+    fast path read the wrapped layers' base weights, ignoring the adapters)."""
+    model = tiny_gpt()
+    x = torch.randint(0, 50, (2, 4), generator=torch.Generator().manual_seed(0))
+    plain = model.generate(x, 8, temperature=0)
+    apply_lora(model, r=4, alpha=8)
+    randomize_b(model, seed=3)
+    with torch.no_grad():
+        for m in lora_layers(model).values():
+            m.lora_B.mul_(30)  # an update large enough to change the greedy tokens
+    adapted = model.generate(x, 8, temperature=0)
+    merge_lora(model)
+    merged = model.generate(x, 8, temperature=0)
+    assert torch.equal(adapted, merged)
+    assert not torch.equal(adapted, plain)
+
+
 def test_only_the_adapters_train_and_the_count_is_r_times_in_plus_out():
     model = tiny_gpt()
     total_before = sum(p.numel() for p in model.parameters())

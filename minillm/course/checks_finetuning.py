@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .checks import check, check_close
+from .checks import check, check_close, own_work
 
 IGNORE = -100
 
@@ -32,8 +32,9 @@ def check_loss_mask(fn, tokenizer) -> None:
     """``fn(tokenizer, messages) -> (ids, targets)`` must equal :func:`minillm.finetune.encode_chat`."""
     from ..finetune import encode_chat
 
+    mine = own_work(fn, encode_chat, what="your encode_chat")
     for msgs in _chats(tokenizer):
-        out = fn(tokenizer, msgs)
+        out = mine(tokenizer, msgs)
         check(isinstance(out, tuple) and len(out) == 2, "return a tuple (ids, targets)")
         ids, targets = (list(map(int, x)) for x in out)
         want_ids, want = encode_chat(tokenizer, msgs)
@@ -55,10 +56,14 @@ def check_lora_forward(cls) -> None:
     """``cls(base, r, alpha)`` must behave as :class:`minillm.lora.LoRALinear` with the same A, B."""
     from ..lora import LoRALinear
 
+    check(not (isinstance(cls, type) and issubclass(cls, LoRALinear)),
+          "your class is minillm.lora.LoRALinear (or built on it); write the layer from nn.Module")
     torch.manual_seed(0)
     base = nn.Linear(12, 8)
     x = torch.randn(5, 12)
     mine = cls(base, 4, 8.0)
+    check(not any(isinstance(m, LoRALinear) for m in mine.modules()),
+          "your layer holds a minillm.lora.LoRALinear; write the low-rank update yourself")
     check(hasattr(mine, "lora_A") and hasattr(mine, "lora_B"), "keep the matrices as self.lora_A "
                                                                "(r, in) and self.lora_B (out, r)")
     check(tuple(mine.lora_A.shape) == (4, 12) and tuple(mine.lora_B.shape) == (8, 4),
@@ -95,6 +100,12 @@ def check_merge(merge, unmerge) -> None:
     back = unmerge(merged.clone(), a, b, 6.0)
     check_close(back, w0, "unmerge(merge(W)) (it should give W back)", rtol=1e-5, atol=1e-5)
     check(not torch.equal(merge(w0.clone(), a, b * 2, 6.0), merged), "merge ignores B")
+    a2, b2 = torch.randn(2, 10), torch.randn(6, 2)  # another rank and alpha: the scale is 5 / 2
+    check_close(merge(w0.clone(), a2, b2, 5.0), w0 + 2.5 * b2 @ a2,
+                "your merged weight for r = 2, alpha = 5 (the scale is alpha / r, with r the rows of A)",
+                rtol=1e-5, atol=1e-5)
+    check_close(unmerge(w0 + 2.5 * b2 @ a2, a2, b2, 5.0), w0,
+                "unmerge for r = 2, alpha = 5 (it should give W back)", rtol=1e-5, atol=1e-5)
 
 
 def check_last_token_features(fn) -> None:
