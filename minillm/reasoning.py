@@ -201,10 +201,10 @@ def solve(model, tokenizer, problems: Sequence[ArithmeticProblem], mode: str, *,
     itself. ``temperature=0`` is greedy (then ``samples`` should be 1). Generation stops at the
     newline that ends an answer (chapter 12).
     """
+    import torch
+
     from .generate import generate
     from .tools import generate_with_tools
-
-    import torch
 
     mode = _check_mode(mode)
     samples = check_int("samples", samples, 1)
@@ -248,3 +248,105 @@ def accuracy(problems: Sequence[ArithmeticProblem], answers: Sequence[Sequence[s
         pick = majority_vote(numbers) if numbers else None
         right += pick == p.answer
     return right / len(problems)
+
+
+class ArithmeticReward:
+    """A verifiable reward for GRPO (chapter 7.6, used in 12.4): 1.0 when the number after the
+    last ``"Answer:"`` of an answer is the problem's sum, else 0.0.
+
+    ``problems``: the :class:`ArithmeticProblem` whose prompts (in ``mode``) the trainer samples.
+    Called as ``reward(prompts, answers)``, like :class:`minillm.rlhf.ExactAnswerReward`.
+    """
+
+    def __init__(self, problems: Sequence[ArithmeticProblem], mode: str = "direct"):
+        mode = _check_mode(mode)
+        problems = list(problems)
+        if not problems or not all(isinstance(p, ArithmeticProblem) for p in problems):
+            raise InputTypeError("problems must be a non-empty list of ArithmeticProblem (make_problems)")
+        self.answers = {p.prompt(mode): p.answer for p in problems}
+
+    def __call__(self, prompts, answers) -> list[float]:
+        out = []
+        for p, a in zip(prompts, answers):
+            if p not in self.answers:
+                raise ValueError(f"no problem is known for prompt {p!r:.80}; build the reward from the "
+                                 "problems whose prompts the trainer samples")
+            out.append(float(extract_answer(a) == self.answers[p]))
+        return out
+
+
+#: the recipe of the chapter's arithmetic model (:func:`arithmetic_model`)
+RECIPE = dict(version=1, world_seed=0, data_seed=1, n_train=30000, digits=(1, 2, 3, 4),
+              n_layer=2, n_embd=96, n_head=4, block_size=192, pos="rope",
+              steps=1500, batch_size=32, lr=4e-3, warmup_steps=50, seed=0)
+
+
+def train_arithmetic_model(recipe: dict | None = None, progress: bool = False, **overrides):
+    """Train a character-level GPT on addition word problems in all three formats (chapter 12.2).
+
+    ``recipe``: a dict like :data:`RECIPE` (its values, then ``overrides``). Returns
+    ``(model, tokenizer, losses)``, the model in eval mode. The loss is on the answers only
+    (:func:`training_examples`). A few minutes on a laptop CPU with the default recipe.
+    """
+    from . import seed_everything
+    from .finetune import ExampleBatches
+    from .model import GPT, GPTConfig
+    from .train import TrainConfig, Trainer
+    from .world import World
+
+    r = {**RECIPE, **(recipe or {}), **overrides}
+    unknown = set(r) - set(RECIPE)
+    if unknown:
+        raise ValueError(f"unknown recipe keys {sorted(unknown)}; the keys are {sorted(RECIPE)}")
+    seed_everything(r["seed"])
+    tok = char_tokenizer()
+    problems = make_problems(World(r["world_seed"]), r["n_train"], list(r["digits"]), seed=r["data_seed"])
+    batches = ExampleBatches(training_examples(tok, problems, seed=r["data_seed"]), batch_size=r["batch_size"],
+                             seed=r["seed"])
+    cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=r["block_size"], n_layer=r["n_layer"],
+                    n_head=r["n_head"], n_embd=r["n_embd"], pos=r["pos"])
+    model = GPT(cfg)
+    trainer = Trainer(model, batches, None, TrainConfig(
+        steps=r["steps"], lr=r["lr"], warmup_steps=r["warmup_steps"], batch_size=r["batch_size"],
+        weight_decay=0.0, eval_every=10**9, progress=progress, seed=r["seed"]))
+    losses = [float(x) for x in trainer.fit().loss]
+    return model.eval(), tok, losses
+
+
+def arithmetic_model(progress: bool = True):
+    """The chapter's arithmetic model, trained once with :data:`RECIPE` and cached (chapter 12.2).
+
+    Kept in ``cache_dir()/pretrained/arithmetic-vN`` (``model.safetensors``, ``config.json``,
+    ``losses.json``); delete the folder to train again. Returns ``(model, tokenizer, losses)``.
+    """
+    import json
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from .model import GPT
+    from .utils import cache_dir
+    from .zoo import _file_lock
+
+    folder = cache_dir() / "pretrained" / f"arithmetic-v{RECIPE['version']}"
+    done = folder / "losses.json"
+    if not done.is_file():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with _file_lock(folder.parent / f".{folder.name}.lock"):
+            if not done.is_file():
+                if progress:
+                    print(f"minillm: training the arithmetic model once; it will be cached in {folder}")
+                model, _, losses = train_arithmetic_model(progress=progress)
+                tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+                try:
+                    model.save(tmp)
+                    (tmp / "losses.json").write_text(json.dumps(losses) + "\n", encoding="utf-8")
+                    if folder.exists():
+                        shutil.rmtree(folder)
+                    os.replace(tmp, folder)
+                except BaseException:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    raise
+    model = GPT.load(folder).eval()
+    return model, char_tokenizer(), json.loads(done.read_text(encoding="utf-8"))
