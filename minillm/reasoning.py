@@ -134,15 +134,27 @@ def make_problem(world, rng: random.Random, digits: int) -> ArithmeticProblem:
     return ArithmeticProblem(question, a, b, digits)
 
 
-def make_problems(world, n: int, digits, seed: int = 0) -> list[ArithmeticProblem]:
-    """``n`` problems; ``digits`` an int or a list of ints (each problem draws one), from ``seed``."""
+def make_problems(world, n: int, digits, seed: int = 0, exclude=None) -> list[ArithmeticProblem]:
+    """``n`` problems; ``digits`` an int or a list of ints (each problem draws one), from ``seed``.
+
+    ``exclude``: problems (or ``(a, b)`` pairs) whose sums must not come back, e.g. the training
+    set, so that a test measures addition and not recall (there are only 8,100 two-digit pairs).
+    """
     n = check_int("n", n, 1)
     seed = check_int("seed", seed, 0)
     choices = [digits] if isinstance(digits, int) and not isinstance(digits, bool) else list(digits)
     if not choices:
         raise ValueError("digits is empty; give an int or a list of ints such as [1, 2, 3, 4]")
+    seen = {(p.a, p.b) if isinstance(p, ArithmeticProblem) else tuple(p) for p in (exclude or ())}
     rng = random.Random(seed)
-    return [make_problem(world, rng, rng.choice(choices)) for _ in range(n)]
+    out: list[ArithmeticProblem] = []
+    for _ in range(100 * n):
+        p = make_problem(world, rng, rng.choice(choices))
+        if (p.a, p.b) not in seen:
+            out.append(p)
+            if len(out) == n:
+                return out
+    raise ValueError(f"could not find {n} problems outside exclude with digits={digits!r}; ask for fewer")
 
 
 def char_tokenizer():
@@ -350,3 +362,33 @@ def arithmetic_model(progress: bool = True):
                     raise
     model = GPT.load(folder).eval()
     return model, char_tokenizer(), json.loads(done.read_text(encoding="utf-8"))
+
+
+def training_problems(recipe: dict | None = None) -> list[ArithmeticProblem]:
+    """The problems :func:`train_arithmetic_model` trains on (to exclude them from tests)."""
+    from .world import World
+
+    r = {**RECIPE, **(recipe or {})}
+    return make_problems(World(r["world_seed"]), r["n_train"], list(r["digits"]), seed=r["data_seed"])
+
+
+def compare_formats(model, tokenizer, problems_by_digits: dict, *, votes: int = 5,
+                    temperature: float = 0.7, seed: int = 0) -> dict[str, dict[int, float]]:
+    """Accuracy of each way of answering, for each number of digits (chapter 12, the benchmark).
+
+    ``problems_by_digits``: ``{digits: [ArithmeticProblem, ...]}``. Returns
+    ``{way: {digits: accuracy}}`` for the ways ``"direct"``, ``"scratchpad"``, ``"tool"`` (the
+    calculator answers), ``"no tool"`` (the tool format, the model writes the result itself) and
+    ``"self-consistency"`` (``votes`` scratchpads sampled at ``temperature``, majority vote).
+    Greedy decoding everywhere else.
+    """
+    votes = check_int("votes", votes, 1)
+    out: dict[str, dict[int, float]] = {w: {} for w in ("direct", "scratchpad", "tool", "no tool",
+                                                        "self-consistency")}
+    for d, ps in problems_by_digits.items():
+        for mode in MODES:
+            out[mode][d] = accuracy(ps, solve(model, tokenizer, ps, mode))
+        out["no tool"][d] = accuracy(ps, solve(model, tokenizer, ps, "tool", tool=False))
+        sampled = solve(model, tokenizer, ps, "scratchpad", samples=votes, temperature=temperature, seed=seed)
+        out["self-consistency"][d] = accuracy(ps, sampled, vote=votes)
+    return out

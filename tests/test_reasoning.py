@@ -8,6 +8,7 @@ own addition, and the self-consistency grading against hand-counted votes.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 
@@ -21,13 +22,16 @@ from minillm.reasoning import (
     ALPHABET,
     MODES,
     ArithmeticProblem,
+    ArithmeticReward,
     accuracy,
     char_tokenizer,
     column_addition,
+    compare_formats,
     extract_answer,
     make_problem,
     make_problems,
     solve,
+    train_arithmetic_model,
     training_examples,
 )
 from minillm.tools import generate_with_tools
@@ -230,3 +234,34 @@ def test_bad_input(world, tiny):
         generate_with_tools(model, tok, ["Tool:"], max_calls=-1)
     with pytest.raises(ValueError, match="prompt is 600 tokens long; the model's context is 512"):
         generate_with_tools(model, tok, ["a" * 600])
+
+
+def test_exclude_keeps_test_pairs_out_of_training(world):
+    train = make_problems(world, 2000, 2, seed=1)
+    test = make_problems(world, 200, 2, seed=2, exclude=train)
+    assert not {(p.a, p.b) for p in test} & {(p.a, p.b) for p in train}
+    assert make_problems(world, 50, 2, seed=1) == train[:50]  # exclude=None: the same stream
+    with pytest.raises(ValueError, match="could not find 5 problems outside exclude"):
+        make_problems(world, 5, 1, exclude=[(a, b) for a in range(10) for b in range(10)])
+
+
+def test_arithmetic_reward():
+    ps = [ArithmeticProblem("q1", 1, 2, 1), ArithmeticProblem("q2", 10, 20, 2)]
+    r = ArithmeticReward(ps, "scratchpad")
+    prompts = [ps[0].prompt("scratchpad"), ps[1].prompt("scratchpad"), ps[1].prompt("scratchpad")]
+    assert r(prompts, [" Answer: 3", " 10+20: 0+0=0 1+2=3. Answer: 30", " Answer: 3"]) == [1.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="no problem is known for prompt"):
+        r([ps[0].prompt("direct")], [" Answer: 3"])
+    with pytest.raises(TypeError, match="non-empty list of ArithmeticProblem"):
+        ArithmeticReward([])
+
+
+def test_train_and_compare_formats_tiny(world):
+    model, tok, losses = train_arithmetic_model(n_train=64, steps=4, batch_size=4, n_embd=32, warmup_steps=1)
+    assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
+    tests = {1: make_problems(world, 3, 1, seed=5)}
+    acc = compare_formats(model, tok, tests, votes=2)
+    assert set(acc) == {"direct", "scratchpad", "tool", "no tool", "self-consistency"}
+    assert all(0.0 <= row[1] <= 1.0 for row in acc.values())
+    with pytest.raises(ValueError, match="unknown recipe keys \\['layers'\\]"):
+        train_arithmetic_model(layers=3)
