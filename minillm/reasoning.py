@@ -40,7 +40,7 @@ from .utils import InputTypeError, check_int
 MODES = ("direct", "scratchpad", "tool")
 CUES = {"direct": "Direct:", "scratchpad": "Work:", "tool": "Tool:"}
 #: every character the problems and answers use (the names of TinyWorld are ASCII letters)
-ALPHABET = string.ascii_letters + string.digits + " \n.,:?+-*=<>/()"
+ALPHABET = string.ascii_letters + string.digits + " \n.,:?+=<>/"
 ITEMS = ("apples", "marbles", "stickers", "pencils", "cookies", "shells", "books", "coins",
          "eggs", "flowers", "stamps", "buttons")
 _ANSWER_RE = re.compile(r"Answer:\s*(-?\d+)")
@@ -313,7 +313,7 @@ def train_arithmetic_model(recipe: dict | None = None, progress: bool = False, *
     seed_everything(r["seed"])
     tok = char_tokenizer()
     problems = make_problems(World(r["world_seed"]), r["n_train"], list(r["digits"]), seed=r["data_seed"])
-    batches = ExampleBatches(training_examples(tok, problems, seed=r["data_seed"]), batch_size=r["batch_size"],
+    batches = ExampleBatches(training_examples(tok, problems, seed=r["seed"]), batch_size=r["batch_size"],
                              seed=r["seed"])
     cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=r["block_size"], n_layer=r["n_layer"],
                     n_head=r["n_head"], n_embd=r["n_embd"], pos=r["pos"])
@@ -329,7 +329,8 @@ def arithmetic_model(progress: bool = True):
     """The chapter's arithmetic model, trained once with :data:`RECIPE` and cached (chapter 12.2).
 
     Kept in ``cache_dir()/pretrained/arithmetic-vN`` (``model.safetensors``, ``config.json``,
-    ``losses.json``); delete the folder to train again. Returns ``(model, tokenizer, losses)``.
+    ``recipe.json``); delete the folder to train again. Returns ``(model, tokenizer)``, the
+    model in eval mode.
     """
     import json
     import os
@@ -342,26 +343,27 @@ def arithmetic_model(progress: bool = True):
     from .zoo import _file_lock
 
     folder = cache_dir() / "pretrained" / f"arithmetic-v{RECIPE['version']}"
-    done = folder / "losses.json"
+    done = folder / "recipe.json"
     if not done.is_file():
         folder.parent.mkdir(parents=True, exist_ok=True)
         with _file_lock(folder.parent / f".{folder.name}.lock"):
             if not done.is_file():
                 if progress:
-                    print(f"minillm: training the arithmetic model once; it will be cached in {folder}")
+                    print(f"minillm: training the arithmetic model once (a few minutes on a laptop CPU); "
+                          f"it will be cached in {folder}")
                 model, _, losses = train_arithmetic_model(progress=progress)
                 tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
                 try:
                     model.save(tmp)
-                    (tmp / "losses.json").write_text(json.dumps(losses) + "\n", encoding="utf-8")
+                    info = {**RECIPE, "digits": list(RECIPE["digits"]), "final_loss": sum(losses[-50:]) / 50}
+                    (tmp / "recipe.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
                     if folder.exists():
                         shutil.rmtree(folder)
                     os.replace(tmp, folder)
                 except BaseException:
                     shutil.rmtree(tmp, ignore_errors=True)
                     raise
-    model = GPT.load(folder).eval()
-    return model, char_tokenizer(), json.loads(done.read_text(encoding="utf-8"))
+    return GPT.load(folder).eval(), char_tokenizer()
 
 
 def training_problems(recipe: dict | None = None) -> list[ArithmeticProblem]:

@@ -34,6 +34,7 @@ from minillm.reasoning import (
     train_arithmetic_model,
     training_examples,
 )
+from minillm.tokenizer import ByteTokenizer
 from minillm.tools import generate_with_tools
 from minillm.world import World
 
@@ -138,7 +139,8 @@ def tiny():
 
 
 def test_tool_loop_intercepts_and_inserts(monkeypatch, tiny):
-    model, tok = tiny
+    model, _ = tiny
+    tok = ByteTokenizer()  # the script writes "*", "(" and ")"
     fake = Scripted({"A:": [" <calc>12+30</calc>", " so 42 <calc>2*(3+4)</calc>", " done\nignored"],
                      "B:": [" Answer: 5\nmore"]})
     monkeypatch.setattr(gen_mod, "generate", fake)
@@ -158,8 +160,6 @@ def test_tool_loop_refuses_malicious_calls(monkeypatch, tiny, tmp_path):
                             " end\n"]})
     monkeypatch.setattr(gen_mod, "generate", fake)
     # the tokenizer cannot encode the attack's characters: use bytes for this test
-    from minillm.tokenizer import ByteTokenizer
-
     out = generate_with_tools(model, ByteTokenizer(), ["A:"], max_new_tokens=200, stop="\n")[0]
     assert not target.exists() and not os.path.exists(str(target))
     results = [r.split("</result>")[0] for r in out.split("<result>")[1:]]
