@@ -204,14 +204,15 @@ def training_examples(tokenizer, problems: Sequence[ArithmeticProblem], modes=MO
 
 
 def solve(model, tokenizer, problems: Sequence[ArithmeticProblem], mode: str, *, tool: bool = True,
-          samples: int = 1, temperature: float = 0.0, max_new_tokens: int = 64, seed: int = 0,
+          samples: int = 1, temperature: float = 0.0, max_new_tokens: int = 80, seed: int = 0,
           batch_size: int = 256) -> list[list[str]]:
     """The model's answers: for each problem, ``samples`` completions of ``problem.prompt(mode)``.
 
     ``mode="tool"`` with ``tool=True`` runs the calculator through
     :func:`minillm.tools.generate_with_tools`; ``tool=False`` lets the model write the result
     itself. ``temperature=0`` is greedy (then ``samples`` should be 1). Generation stops at the
-    newline that ends an answer (chapter 12).
+    newline that ends an answer, after ``max_new_tokens``, or at the end of the model's context
+    (chapter 12).
     """
     import torch
 
@@ -227,11 +228,13 @@ def solve(model, tokenizer, problems: Sequence[ArithmeticProblem], mode: str, *,
     texts: list[str] = []
     for i in range(0, len(prompts), batch_size):
         chunk = prompts[i: i + batch_size]
+        room = model.config.block_size - max(len(tokenizer.encode(p)) for p in chunk)
+        n_new = min(max_new_tokens, room)  # never past the context
         if mode == "tool" and tool:
-            texts += generate_with_tools(model, tokenizer, chunk, max_new_tokens=max_new_tokens,
+            texts += generate_with_tools(model, tokenizer, chunk, max_new_tokens=n_new,
                                          temperature=temperature, stop="\n", generator=gen)
         else:
-            texts += generate(model, chunk, tokenizer, max_new_tokens=max_new_tokens,
+            texts += generate(model, chunk, tokenizer, max_new_tokens=n_new,
                               temperature=temperature, stop="\n", generator=gen).text
     return [texts[j * samples:(j + 1) * samples] for j in range(len(problems))]
 
@@ -287,10 +290,23 @@ class ArithmeticReward:
         return out
 
 
-#: the recipe of the chapter's arithmetic model (:func:`arithmetic_model`)
+#: the recipe of the chapter's arithmetic model (:func:`arithmetic_model`): the data, the shape,
+#: and the training stages (steps, peak learning rate, warmup), each a cosine schedule
 RECIPE = dict(version=1, world_seed=0, data_seed=1, n_train=30000, digits=(1, 2, 3, 4),
               n_layer=2, n_embd=96, n_head=4, block_size=192, pos="rope",
-              steps=1500, batch_size=32, lr=4e-3, warmup_steps=50, seed=0)
+              stages=((1500, 4e-3, 50), (1500, 3e-3, 20)), batch_size=32, seed=0)
+
+
+def train_stage(model, batches, steps: int, lr: float, warmup_steps: int, seed: int = 0,
+                progress: bool = False) -> list[float]:
+    """One cosine-schedule stage of :func:`train_arithmetic_model` on ``batches``
+    (:class:`minillm.finetune.ExampleBatches`); returns the loss at each step."""
+    from .train import TrainConfig, Trainer
+
+    trainer = Trainer(model, batches, None, TrainConfig(
+        steps=steps, lr=lr, warmup_steps=warmup_steps, batch_size=batches.batch_size,
+        weight_decay=0.0, eval_every=10**9, progress=progress, seed=seed))
+    return [float(x) for x in trainer.fit().loss]
 
 
 def train_arithmetic_model(recipe: dict | None = None, progress: bool = False, **overrides):
@@ -298,12 +314,12 @@ def train_arithmetic_model(recipe: dict | None = None, progress: bool = False, *
 
     ``recipe``: a dict like :data:`RECIPE` (its values, then ``overrides``). Returns
     ``(model, tokenizer, losses)``, the model in eval mode. The loss is on the answers only
-    (:func:`training_examples`). A few minutes on a laptop CPU with the default recipe.
+    (:func:`training_examples`); each stage reshuffles the same examples. About 10 minutes of
+    one CPU core with the default recipe.
     """
     from . import seed_everything
     from .finetune import ExampleBatches
     from .model import GPT, GPTConfig
-    from .train import TrainConfig, Trainer
     from .world import World
 
     r = {**RECIPE, **(recipe or {}), **overrides}
@@ -313,15 +329,14 @@ def train_arithmetic_model(recipe: dict | None = None, progress: bool = False, *
     seed_everything(r["seed"])
     tok = char_tokenizer()
     problems = make_problems(World(r["world_seed"]), r["n_train"], list(r["digits"]), seed=r["data_seed"])
-    batches = ExampleBatches(training_examples(tok, problems, seed=r["seed"]), batch_size=r["batch_size"],
-                             seed=r["seed"])
+    examples = training_examples(tok, problems, seed=r["seed"])
     cfg = GPTConfig(vocab_size=tok.vocab_size, block_size=r["block_size"], n_layer=r["n_layer"],
                     n_head=r["n_head"], n_embd=r["n_embd"], pos=r["pos"])
     model = GPT(cfg)
-    trainer = Trainer(model, batches, None, TrainConfig(
-        steps=r["steps"], lr=r["lr"], warmup_steps=r["warmup_steps"], batch_size=r["batch_size"],
-        weight_decay=0.0, eval_every=10**9, progress=progress, seed=r["seed"]))
-    losses = [float(x) for x in trainer.fit().loss]
+    losses: list[float] = []
+    for i, (steps, lr, warmup) in enumerate(r["stages"]):
+        batches = ExampleBatches(examples, batch_size=r["batch_size"], seed=r["seed"] + i)
+        losses += train_stage(model, batches, steps, lr, warmup, seed=r["seed"] + i, progress=progress)
     return model.eval(), tok, losses
 
 
@@ -355,7 +370,7 @@ def arithmetic_model(progress: bool = True):
                 tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
                 try:
                     model.save(tmp)
-                    info = {**RECIPE, "digits": list(RECIPE["digits"]), "final_loss": sum(losses[-50:]) / 50}
+                    info = {**RECIPE, "final_loss": sum(losses[-50:]) / 50}
                     (tmp / "recipe.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
                     if folder.exists():
                         shutil.rmtree(folder)

@@ -257,8 +257,8 @@ def test_arithmetic_reward():
 
 
 def test_train_and_compare_formats_tiny(world):
-    model, tok, losses = train_arithmetic_model(n_train=64, steps=4, batch_size=4, n_embd=32, warmup_steps=1)
-    assert len(losses) == 4 and all(math.isfinite(x) for x in losses)
+    model, tok, losses = train_arithmetic_model(n_train=64, stages=((3, 1e-3, 1), (2, 1e-3, 0)), batch_size=4, n_embd=32)
+    assert len(losses) == 5 and all(math.isfinite(x) for x in losses)
     tests = {1: make_problems(world, 3, 1, seed=5)}
     acc = compare_formats(model, tok, tests, votes=2)
     assert set(acc) == {"direct", "scratchpad", "tool", "no tool", "self-consistency"}
