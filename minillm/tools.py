@@ -208,8 +208,9 @@ def generate_with_tools(model, tokenizer, prompts, *, max_new_tokens: int = 64, 
     ``tool`` (default :func:`calculator`: safe, no ``eval``, an ``"error: ..."`` text for
     anything that is not arithmetic), appends ``<result>value</result>`` to the text and lets the
     model continue from there, until ``stop`` (strings), ``max_new_tokens`` generated tokens in
-    all (the tool's text does not count) or ``max_calls`` calls (after which ``</calc>`` no
-    longer interrupts). Rows run as one batch; a row that called the tool is prefilled again
+    all (the tool's text does not count), or the end of the model's context; calls after the
+    first ``max_calls`` get no result (the model goes on without one). Rows run as one batch; a
+    row that called the tool is prefilled again
     with its longer text (the cache of chapter 5 is rebuilt, which costs one forward pass).
 
     ``prompts``: a list of str. ``sampling``: ``temperature``, ``top_k``, ``top_p``, ``seed``,
