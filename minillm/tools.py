@@ -197,3 +197,90 @@ def verify_arithmetic(answer_text: str, expected: float, rel_tol: float = 1e-9, 
     if not numbers:
         return False
     return math.isclose(float(numbers[-1].replace(",", "")), expected, rel_tol=rel_tol, abs_tol=abs_tol)
+
+
+def generate_with_tools(model, tokenizer, prompts, *, max_new_tokens: int = 64, max_calls: int = 4,
+                        stop=None, tool: Callable[[str], str] | None = None, **sampling) -> list[str]:
+    """Generate while a tool answers the model's ``<calc>expr</calc>`` calls (chapter 12.3).
+
+    For each prompt, :func:`minillm.generate.generate` runs until the text ends a call with
+    ``</calc>``; the loop then takes the expression after the last ``<calc>``, computes it with
+    ``tool`` (default :func:`calculator`: safe, no ``eval``, an ``"error: ..."`` text for
+    anything that is not arithmetic), appends ``<result>value</result>`` to the text and lets the
+    model continue from there, until ``stop`` (strings), ``max_new_tokens`` generated tokens in
+    all (the tool's text does not count), or the end of the model's context; calls after the
+    first ``max_calls`` get no result (the model goes on without one). Rows run as one batch; a
+    row that called the tool is prefilled again
+    with its longer text (the cache of chapter 5 is rebuilt, which costs one forward pass).
+
+    ``prompts``: a list of str. ``sampling``: ``temperature``, ``top_k``, ``top_p``, ``seed``,
+    ``generator``... as :func:`~minillm.generate.generate` takes them (``seed`` is turned into a
+    generator so that the rounds do not repeat each other's random numbers). Returns the
+    completions (prompt excluded, the tool's ``<result>`` spans included, cut before ``stop``).
+    """
+    import torch
+
+    from .generate import _RUN_ARGS, generate
+
+    if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)):
+        raise InputTypeError(f"prompts must be a list of str, got {type(prompts).__name__}"
+                             f"{'; wrap a single prompt in a list' if isinstance(prompts, str) else ''}")
+    if not all(isinstance(p, str) for p in prompts):
+        raise InputTypeError("prompts must be a list of str")
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, 0)
+    max_calls = check_int("max_calls", max_calls, 0)
+    tool = calculator if tool is None else tool
+    if not callable(tool):
+        raise InputTypeError(f"tool must be a function expression -> result text, got {tool!r}")
+    bad = set(sampling) - (_RUN_ARGS - {"max_new_tokens", "stop"})
+    if bad:
+        raise TypeError(f"generate_with_tools got unexpected arguments {sorted(bad)}; it takes generate's "
+                        f"sampling arguments ({', '.join(sorted(_RUN_ARGS - {'max_new_tokens', 'stop'}))})")
+    stops = [] if stop is None else [stop] if isinstance(stop, str) else list(stop)
+    seed = sampling.pop("seed", None)
+    if sampling.get("generator") is None and seed is not None:
+        sampling["generator"] = torch.Generator(device=next(model.parameters()).device).manual_seed(
+            check_int("seed", seed, 0))
+    out = [""] * len(prompts)
+    left = [max_new_tokens] * len(prompts)
+    calls = [0] * len(prompts)
+    active = [i for i in range(len(prompts)) if max_new_tokens > 0]
+    block = model.config.block_size
+    rows_stops = stops + ["</calc>"]
+    while active:
+        texts = [prompts[i] + out[i] for i in active]
+        lens = [len(tokenizer.encode(t)) for t in texts]
+        if out[active[0]] == "" and max(lens) + 1 > block:  # only the prompts themselves can be too long
+            raise ValueError(f"a prompt is {max(lens)} tokens long; the model's context is {block}")
+        fits = [n < block for n in lens]  # a row that filled the context is finished
+        active = [i for i, f in zip(active, fits) if f]
+        texts = [t for t, f in zip(texts, fits) if f]
+        if not active:
+            break
+        budget = min(max(left[i] for i in active), block - max(n for n, f in zip(lens, fits) if f))
+        g = generate(model, texts, tokenizer, max_new_tokens=budget, stop=rows_stops, **sampling)
+        still = []
+        for r, i in enumerate(active):
+            ids, text = g.ids[r], g.text[r]
+            if len(ids) > left[i]:  # this row had a smaller budget than the batch's
+                text = tokenizer.decode(ids[: left[i]])
+                cut = min((j for j in (text.find(s) for s in rows_stops) if j >= 0), default=-1)
+                text, hit = (text[:cut], text[cut:]) if cut >= 0 else (text, "")
+                n_used = left[i]
+            else:
+                n_used = len(ids)
+                rest = tokenizer.decode(ids)[len(text):] if g.finish_reasons[r] == "stop" else ""
+                hit = rest
+            left[i] -= n_used
+            out[i] += text
+            if hit.startswith("</calc>") and not any(hit.startswith(s) for s in stops):
+                open_at = out[i].rfind("<calc>")
+                expr = out[i][open_at + len("<calc>"):] if open_at >= 0 else ""
+                out[i] += "</calc>"
+                if calls[i] < max_calls and open_at >= 0:
+                    calls[i] += 1
+                    out[i] += f"<result>{tool(expr)}</result>"
+                if left[i] > 0:
+                    still.append(i)
+        active = still
+    return out
