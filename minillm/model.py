@@ -624,8 +624,11 @@ class GPT(nn.Module):
             # a row's position never exceeds the number of tokens fed so far
             rope = self._rope_tables(positions, need=start + t)
         c = self.config
-        if self.training or c.mlp_act != "gelu" or c.qk_norm:
-            # dropout, hooks, or options the fast path below does not cover: the modules
+        if cache.plan is None or cache.plan[0] is not self:
+            cache.plan = (self, self._inference_plan())
+        if self.training or c.mlp_act != "gelu" or c.qk_norm or cache.plan[1] is None:
+            # dropout, hooks, options or layers (a quantised Linear, chapter 10) that the fast
+            # path below does not cover: the modules
             x = self._embed(idx, positions)
             for i, block in enumerate(self.blocks):
                 x = block(x, rope=rope, mask=mask, cache=cache, layer=i)
@@ -633,8 +636,6 @@ class GPT(nn.Module):
             return self._logits(self.norm_f(x[:, -1:, :] if last_only else x))
         # inference: the same computation as the modules, without their per-call overhead
         # (a decoding step of a small model is mostly Python overhead otherwise)
-        if cache.plan is None or cache.plan[0] is not self:
-            cache.plan = (self, self._inference_plan())
         layers, norm_f = cache.plan[1]
         x = self._embed(idx, positions)
         h = self.config.n_head
@@ -653,7 +654,13 @@ class GPT(nn.Module):
         return c.logit_softcap * torch.tanh(logits / c.logit_softcap) if c.logit_softcap else logits
 
     def _inference_plan(self):
-        """Every layer's weights as plain tensors, for :meth:`forward_cached`'s fast path."""
+        """Every layer's weights as plain tensors, for :meth:`forward_cached`'s fast path; ``None``
+        when a layer is not a plain ``nn.Linear`` (a quantised one, chapter 10), whose weight
+        must go through its own module."""
+        linears = [self.head] + [m for b in self.blocks for m in (b.attn.qkv, b.attn.proj, b.mlp.fc, b.mlp.proj)]
+        if any(type(m) is not nn.Linear for m in linears):
+            return None
+
         def norm(n):
             return (n.weight, getattr(n, "bias", None), n.eps, isinstance(n, RMSNorm))
 
