@@ -120,3 +120,27 @@ def test_dequantize_groups_and_error_prediction():
                       "as a number": None, "away": 0.0}.items():
         with pytest.raises(AssertionError, match=msg):
             ch.check_error_prediction(pred, w, 32)
+
+
+# the same checks, run from the solutions notebook with wrong answers swapped into its cells
+from exercise_harness import Wrong, ids, run_wrong  # noqa: E402
+
+NB = "solutions/10-distillation.ipynb"
+WRONG = [
+    Wrong("10.1", "return F.cross_entropy(student_logits, targets)", "targets change|is off|T\\*\\*2"),
+    Wrong("10.1", "return F.kl_div(F.log_softmax(student_logits / T, -1), F.log_softmax(teacher_logits / T, -1),"
+                  " log_target=True, reduction='batchmean') * alpha + (1 - alpha) * F.cross_entropy(student_logits,"
+                  " targets)", "T\\*\\*2", name="no T squared"),
+    Wrong("10.2", "return torch.round(w / (w.abs().max() / 127)).to(torch.int8), w.abs().max() / 127",
+          "one number per output row"),
+    Wrong("10.3", ["out_f, in_f = w.shape\ng = w[:, : in_f // group_size * group_size].reshape(out_f, -1, group_size)"
+                   "\nscale = g.abs().amax(-1) / 7\nreturn torch.round(g / scale[..., None]).reshape(out_f, -1), scale"],
+          "refusing", name="drops the tail"),
+    Wrong("10.4", ["return q.float() * scale.repeat(1, group_size)", None], "repeat_interleave"),
+    Wrong("10.4", [None, "predicted_rmse = float(scales.mean() / 2)"], "RMS rounding error", name="max error"),
+]
+
+
+@pytest.mark.parametrize("wrong", WRONG, ids=ids(WRONG))
+def test_wrong_answer_in_notebook_is_rejected(wrong):
+    run_wrong(NB, wrong)
