@@ -208,3 +208,23 @@ def test_quantized_gpt_generates_like_its_forward(bits):
     fast = generate(m, [[1, 2, 3]], max_new_tokens=8, temperature=0).ids[0]
     slow = generate(m, [[1, 2, 3]], max_new_tokens=8, temperature=0, use_cache=False).ids[0]
     assert fast == slow
+
+
+def test_save_quantized_writes_a_tied_head_once(tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=32)).eval()
+    for b in m.blocks:
+        quantize_model(b, bits=8)
+    save_quantized(m, tmp_path)
+    assert "head.weight" not in load_file(str(tmp_path / "quantized.safetensors"))
+    assert json.loads((tmp_path / "quantization.json").read_text())["tied"] == {"head.weight": "tok_emb.weight"}
+    fresh = load_quantized(GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=32)), tmp_path)
+    x = torch.randint(0, 64, (1, 8))
+    assert torch.equal(fresh.eval()(x)[0], m(x)[0])
+    untied = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=32, tie_weights=False))
+    with pytest.raises(ValueError, match="not tied"):
+        load_quantized(untied, tmp_path)
