@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .train import Trainer
 from .utils import InputTypeError, check_float, check_int
 
 
@@ -71,3 +72,98 @@ def distillation_loss(
     kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1).mean()
     ce = F.cross_entropy(s, y)
     return alpha * T**2 * kl + (1 - alpha) * ce
+
+
+# --- training a student ------------------------------------------------------------------------
+
+
+class DistillTrainer(Trainer):
+    """A :class:`minillm.train.Trainer` whose training loss is :func:`distillation_loss` against a
+    frozen ``teacher`` (chapter 10). Everything else (schedule, clipping, the NaN guard, the
+    batches, checkpoints) is the Trainer's, so a hard-label student trained with ``Trainer`` and
+    the same ``TrainConfig`` sees exactly the same windows in the same order: equal compute for
+    the student, plus one teacher forward pass per batch.
+
+    ``student``, ``teacher``: GPTs with the same vocabulary; the teacher's context must hold the
+    student's training windows. ``T``, ``alpha``: as in :func:`distillation_loss`. Evaluation
+    (``evaluate()``) reports the plain cross-entropy, comparable with a hard-label student's.
+    """
+
+    def __init__(self, student, teacher, train_tokens, val_tokens=None, config=None, *,
+                 T: float = 2.0, alpha: float = 0.5, **kwargs):
+        from torch import nn
+
+        if not isinstance(teacher, nn.Module):
+            raise InputTypeError(f"teacher must be a torch nn.Module (a minillm GPT), got {type(teacher).__name__}")
+        sv = getattr(getattr(student, "config", None), "vocab_size", None)
+        tv = getattr(getattr(teacher, "config", None), "vocab_size", None)
+        if sv is not None and tv is not None and sv != tv:
+            raise ValueError(f"teacher has vocab_size={tv} but student has {sv}; distillation compares "
+                             "their distributions token by token, so they must share a tokenizer")
+        if not (isinstance(T, (int, float)) and not isinstance(T, bool) and T > 0):
+            raise ValueError(f"T must be a number > 0, got {T!r} (1 to 4 is usual)")
+        if not (isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and 0 <= alpha <= 1):
+            raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+        super().__init__(student, train_tokens, val_tokens, config, **kwargs)
+        tb = getattr(getattr(teacher, "config", None), "block_size", None)
+        if tb is not None and tb < self.block_size:
+            raise ValueError(f"the teacher's context ({tb} tokens) is shorter than the student's training "
+                             f"windows ({self.block_size}); set TrainConfig(block_size={tb}) or less")
+        self.teacher = teacher.to(self.device).eval()
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        self.T, self.alpha = float(T), float(alpha)
+
+    def _forward(self, model, batch):
+        if not self.model.training:  # evaluation: the plain cross-entropy
+            return super()._forward(model, batch)
+        x, y = batch[0].to(self.device), batch[1].to(self.device)
+        with torch.no_grad():
+            teacher_logits, _ = self.teacher(x)
+        logits, _ = model(x)
+        return logits, distillation_loss(logits, teacher_logits.float(), y, T=self.T, alpha=self.alpha)
+
+
+def teacher_text(teacher, n_tokens: int, prompt_ids, *, batch_size: int = 64, new_tokens: int | None = None,
+                 temperature: float = 1.0, seed: int = 0):
+    """Sequence-level distillation's data (Kim and Rush 2016): ``n_tokens`` token ids sampled from
+    ``teacher``, as one 1-D int64 numpy array the student trains on like any corpus.
+
+    Each row starts from ``prompt_ids`` (e.g. the ids of the document separator ``"\\n\\n"``), and
+    the teacher writes ``new_tokens`` tokens (default: its context minus the prompt) at
+    ``temperature``, ``batch_size`` rows at a time, repeatable with ``seed``. The prompt tokens
+    are kept, so documents stay separated as in the real corpus.
+
+    Paper: Kim, Rush (2016), "Sequence-Level Knowledge Distillation". https://arxiv.org/abs/1606.07947
+    """
+    import numpy as np
+
+    from .generate import generate
+
+    n_tokens = check_int("n_tokens", n_tokens, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    if isinstance(prompt_ids, torch.Tensor):
+        prompt_ids = prompt_ids.tolist()
+    if isinstance(prompt_ids, (str, bytes)) or not hasattr(prompt_ids, "__len__") or not len(prompt_ids) \
+            or not all(isinstance(i, int) and not isinstance(i, bool) for i in prompt_ids):
+        raise InputTypeError(f"prompt_ids must be a non-empty list of token ids (e.g. tokenizer.encode('\\n\\n')), "
+                             f"got {prompt_ids!r:.60}")
+    block = teacher.config.block_size
+    new_tokens = check_int("new_tokens", block - len(prompt_ids) if new_tokens is None else new_tokens, 1)
+    if len(prompt_ids) + new_tokens > block:
+        raise ValueError(f"prompt ({len(prompt_ids)} tokens) + new_tokens ({new_tokens}) exceed the teacher's "
+                         f"context ({block}); lower new_tokens")
+    g = torch.Generator().manual_seed(check_int("seed", seed, 0))
+    pieces, total = [], 0
+    was_training = teacher.training
+    teacher.eval()
+    try:
+        while total < n_tokens:
+            out = generate(teacher, [list(prompt_ids)] * batch_size, max_new_tokens=new_tokens,
+                           temperature=temperature, generator=g)
+            for row in out.ids:
+                pieces += [*prompt_ids, *row]
+            total = len(pieces)
+    finally:
+        teacher.train(was_training)
+    return np.asarray(pieces[:n_tokens], dtype=np.int64)

@@ -307,12 +307,20 @@ def save_quantized(model: nn.Module, directory) -> Path:
     layers = {n: m.config() for n, m in model.named_modules() if isinstance(m, QuantLinear)}
     if not layers:
         raise ValueError("model has no QuantLinear layer; call quantize_model(model, bits) first")
-    # clone: safetensors refuses tensors that share memory (tied embeddings)
-    tensors = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+    # a tensor shared by two names (a head tied to the embedding) is written once; the config
+    # records the alias, and loading into a model with the same tie restores both names
+    tensors, tied, seen = {}, {}, {}
+    for k, v in model.state_dict().items():
+        key = (v.data_ptr(), v.dtype, tuple(v.shape), v.stride())
+        if key in seen:
+            tied[k] = seen[key]
+            continue
+        seen[key] = k
+        tensors[k] = v.detach().cpu().contiguous()
     with atomic_write(directory / WEIGHTS_FILE) as f:
         f.write(safetensors_bytes(tensors))
     with atomic_write(directory / CONFIG_FILE, "w") as f:
-        json.dump({"format": "minillm-quantized", "version": 1, "layers": layers}, f, indent=1)
+        json.dump({"format": "minillm-quantized", "version": 1, "layers": layers, "tied": tied}, f, indent=1)
     return directory
 
 
@@ -357,7 +365,16 @@ def load_quantized(model: nn.Module, directory) -> nn.Module:
     except Exception as exc:  # safetensors raises its own error type for a damaged header
         raise ValueError(f"{w_path} is not a readable safetensors file ({exc}); it is damaged, save the "
                          "model again") from None
+    tied = cfg.get("tied", {})
+    if not isinstance(tied, dict):
+        raise ValueError(f"{cfg_path}: the field 'tied' must be an object {{name: name it shares}}, got {tied!r:.60}")
+    state = model.state_dict()
+    for alias, source in tied.items():
+        if alias not in state or source not in state or state[alias].data_ptr() != state[source].data_ptr():
+            raise ValueError(f"{cfg_path}: {alias!r} was saved as the same tensor as {source!r}, but in this model "
+                             "they are not tied; load into a model built with the same config")
     missing, unexpected = model.load_state_dict(tensors, strict=False)
+    missing = [k for k in missing if k not in tied]
     if missing or unexpected:
         raise ValueError(f"{w_path} does not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}")
     return model

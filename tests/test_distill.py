@@ -49,3 +49,71 @@ def test_distillation_bad_input():
         distillation_loss(s, s, torch.full((2,), -100))
     with pytest.raises(ValueError, match=r"targets must be token ids in \[0, 5\)"):
         distillation_loss(s, s, torch.tensor([0, 9]))
+
+
+def _tiny_gpt(seed, n_embd=16, vocab=50):
+    from minillm.model import GPT, GPTConfig
+
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=vocab, block_size=16, n_layer=1, n_head=2, n_embd=n_embd, pos="rope"))
+
+
+def test_distill_trainer_loss_is_the_distillation_loss_and_eval_is_plain_ce():
+    import numpy as np
+
+    from minillm.distill import DistillTrainer
+    from minillm.train import TrainConfig
+
+    teacher, student = _tiny_gpt(0, 32), _tiny_gpt(1)
+    ids = np.random.default_rng(0).integers(0, 50, 2000)
+    cfg = TrainConfig(steps=3, batch_size=4, block_size=16, warmup_steps=1, eval_every=0, eval_batches=2,
+                      progress=False)
+    tr = DistillTrainer(student, teacher, ids, ids, cfg, T=3.0, alpha=0.7, device="cpu")
+    x, y = tr.train_data.batch(0)
+    student.train()
+    _, loss = tr._forward(student, (x, y))
+    with torch.no_grad():
+        want = distillation_loss(student(x)[0], teacher(x)[0], y, T=3.0, alpha=0.7)
+    assert loss.item() == pytest.approx(want.item(), rel=1e-5)
+    before = [p.clone() for p in teacher.parameters()]
+    tr.fit()
+    assert all(torch.equal(a, b) for a, b in zip(before, teacher.parameters()))  # the teacher is frozen
+    student.eval()
+    _, ce = tr._forward(student, (x, y))
+    assert ce.item() == pytest.approx(F.cross_entropy(student(x)[0].flatten(0, 1), y.flatten()).item(), rel=1e-5)
+
+
+def test_distill_trainer_bad_input():
+    import numpy as np
+
+    from minillm.distill import DistillTrainer
+    from minillm.train import TrainConfig
+
+    ids = np.zeros(500, dtype=np.int64)
+    cfg = TrainConfig(steps=1, batch_size=2, block_size=16, progress=False)
+    with pytest.raises(ValueError, match="vocab_size=40 but student has 50"):
+        DistillTrainer(_tiny_gpt(1), _tiny_gpt(0, vocab=40), ids, None, cfg, device="cpu")
+    with pytest.raises(ValueError, match="T must be"):
+        DistillTrainer(_tiny_gpt(1), _tiny_gpt(0), ids, None, cfg, T=0, device="cpu")
+    with pytest.raises(ValueError, match="alpha must be"):
+        DistillTrainer(_tiny_gpt(1), _tiny_gpt(0), ids, None, cfg, alpha=1.5, device="cpu")
+    with pytest.raises(TypeError, match="teacher must be"):
+        DistillTrainer(_tiny_gpt(1), "teacher", ids, None, cfg, device="cpu")
+
+
+def test_teacher_text_samples_the_teacher():
+    from minillm.distill import teacher_text
+    from minillm.generate import generate
+
+    teacher = _tiny_gpt(0)
+    ids = teacher_text(teacher, 40, [3], batch_size=2, new_tokens=9, seed=5)
+    assert ids.shape == (40,) and ids.dtype.kind == "i"
+    assert list(ids[[0, 10, 20, 30]]) == [3, 3, 3, 3]  # every row starts with its prompt
+    g = torch.Generator().manual_seed(5)
+    first = generate(teacher, [[3], [3]], max_new_tokens=9, generator=g).ids
+    assert list(ids[1:10]) == first[0] and list(ids[11:20]) == first[1]
+    assert teacher.training  # left as it was (a fresh GPT is in training mode)
+    with pytest.raises(ValueError, match="exceed the teacher's context"):
+        teacher_text(teacher, 10, [3], new_tokens=16)
+    with pytest.raises(TypeError, match="prompt_ids"):
+        teacher_text(teacher, 10, "\n\n")

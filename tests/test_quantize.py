@@ -193,3 +193,38 @@ def test_export_gguf_reads_back(tmp_path):
     with pytest.raises(ValueError, match="dtype must be 'f32' or 'f16', got 'q4'"):
         export_gguf(model, tmp_path / "y.gguf", dtype="q4")
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_quantized_gpt_generates_like_its_forward(bits):
+    """Generation (KV cache) on a quantised model goes through the QuantLinear modules: greedy
+    tokens equal those of re-running the full forward pass at every step."""
+    from minillm.generate import generate
+    from minillm.model import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=64, block_size=32, n_layer=2, n_head=2, n_embd=32, pos="rope")).eval()
+    quantize_model(m, bits=bits, group_size=16)
+    fast = generate(m, [[1, 2, 3]], max_new_tokens=8, temperature=0).ids[0]
+    slow = generate(m, [[1, 2, 3]], max_new_tokens=8, temperature=0, use_cache=False).ids[0]
+    assert fast == slow
+
+
+def test_save_quantized_writes_a_tied_head_once(tmp_path):
+    import json
+
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=32)).eval()
+    for b in m.blocks:
+        quantize_model(b, bits=8)
+    save_quantized(m, tmp_path)
+    assert "head.weight" not in load_file(str(tmp_path / "quantized.safetensors"))
+    assert json.loads((tmp_path / "quantization.json").read_text())["tied"] == {"head.weight": "tok_emb.weight"}
+    fresh = load_quantized(GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=32)), tmp_path)
+    x = torch.randint(0, 64, (1, 8))
+    assert torch.equal(fresh.eval()(x)[0], m(x)[0])
+    untied = GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=1, n_head=2, n_embd=32, tie_weights=False))
+    with pytest.raises(ValueError, match="not tied"):
+        load_quantized(untied, tmp_path)
