@@ -45,6 +45,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--people", type=int, default=25, help="people per split (4 questions each)")
     ap.add_argument("--lora-steps", type=int, default=60)
+    ap.add_argument("--k", type=int, default=5, help="BM25 passages in the prompt")
+    ap.add_argument("--read-people", type=int, default=1700, help="unseen people the reading fine-tune uses")
+    ap.add_argument("--read-steps", type=int, default=200)
     args = ap.parse_args()
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
@@ -56,6 +59,7 @@ def main() -> None:
         fit_temperature,
         threshold_for_precision,
     )
+    from minillm.evaluate import fact_candidates
     from minillm.rag import BM25, DenseIndex, recall_at_k
     from minillm.zoo import course_people
 
@@ -111,11 +115,10 @@ def main() -> None:
     p_answer = 1 - torch.cat([H.idk_probability(m_idk, tok, known), H.idk_probability(m_idk, tok, unknown)])
     abstain(p_answer, "LoRA fine-tuned to say I don't know, 1 - P(IDK)")
 
-    # 4. retrieval
-    cast_ids = {p.id for p in people["held_in"]}
-    others = [p for p in world.train_people if p.id not in cast_ids][:300]
-    passages, ids = H.passage_store(world, others + people["held_in"] + people["held_out"])
-    where = {i: k for k, i in enumerate(ids)}
+    # 4. retrieval: a store of every person's biography, split into sentences
+    t_rag = time.perf_counter()
+    passages, ids = H.passage_store(world, world.people)
+    by_id = dict(zip(ids, passages))
     bm = BM25().index(passages, ids)
     qs = known + unknown
     rel = [H.relevant_passages(world, q, passages, ids) for q in qs]
@@ -131,22 +134,50 @@ def main() -> None:
 
     budget = model.config.block_size - 24
 
-    def retrieved(q, k=2):
-        return [passages[where[i]] for i, _ in bm.search(q.question, k)]
-
-    def prompts(qq):
-        return [H.context_prompt(q.question, retrieved(q), tok, budget) for q in qq]
+    def prompts(qq, k=args.k):
+        return [H.context_prompt(q.question, [by_id[i] for i, _ in bm.search(q.question, k)], tok, budget)
+                for q in qq]
 
     su0 = H.answer_scores(model, tok, world, unknown, prompts(unknown))
-    line("accuracy held-out, BM25 retrieval, no fine-tune", f"{su0.accuracy:.3f}")
+    line(f"accuracy held-out, BM25 top-{args.k} in the prompt, no fine-tune", f"{su0.accuracy:.3f}")
+    # teach reading on people the model never read about that are not the test people, with
+    # the SFT cast's questions mixed in without context (it must keep answering from memory)
     m_rag = copy.deepcopy(model)
-    train = [world.qa(p, r, random.Random(p.id)) for p in others for r in rels]
-    train += [world.qa(p, r) for p in people["qa"] for r in rels]
-    H.lora_finetune(m_rag, H.context_examples(tok, world, train, retrieved, budget), steps=args.lora_steps, lr=1e-2)
+    test_ids = {p.id for p in people["held_in"] + people["held_out"]}
+    fresh = [p for p in world.train_people if p.id not in test_ids][: args.read_people]
+    read_rels = ["birth_city", "birth_year", "job", "color", "food"]
+    train = [world.qa(p, r, random.Random(p.id * 7 + j)) for p in fresh for j, r in enumerate(read_rels)]
+    memory = [world.qa(p, r) for p in people["qa"] for r in read_rels + ["pet"]]
+    ex = H.reading_examples(tok, world, train, bm, passages, ids, budget, k=args.k, memory_qas=memory)
+    t_ft = time.perf_counter()
+    H.finetune_examples(m_rag, ex, steps=args.read_steps, lr=1e-3)
+    t_ft = time.perf_counter() - t_ft
     su1 = H.answer_scores(m_rag, tok, world, unknown, prompts(unknown))
     sk1 = H.answer_scores(m_rag, tok, world, known, prompts(known))
-    line("accuracy held-in, BM25 retrieval + LoRA", f"{sk1.accuracy:.3f}")
-    line("accuracy held-out, BM25 retrieval + LoRA (target >= 0.80)", f"{su1.accuracy:.3f}", su1.accuracy >= 0.8)
+    sk2 = H.answer_scores(m_rag, tok, world, known)
+    line(f"reading fine-tune: {len(fresh)} unseen people, {len(ex)} examples, {args.read_steps} steps",
+         f"{t_ft:.0f} s of training")
+    line("accuracy held-in, BM25 retrieval, after the reading fine-tune", f"{sk1.accuracy:.3f}")
+    line("accuracy held-in, no retrieval, after the reading fine-tune (target >= 0.90)", f"{sk2.accuracy:.3f}",
+         sk2.accuracy >= 0.9)
+    line("accuracy held-out, BM25 retrieval, after the reading fine-tune (target >= 0.80)", f"{su1.accuracy:.3f}",
+         su1.accuracy >= 0.8)
+    # a wrong passage on purpose: the held-in people's true passage replaced by a false one
+    rng = random.Random(0)
+    towns = [t.name for t in world.towns]
+    fake_q = [world.qa(p, "birth_city") for p in people["no_qa"][:n]]
+    fakes, lies = [], []
+    for q in fake_q:
+        true = world.town(world.people[q.person]).name
+        lie = rng.choice([t for t in towns if t != true])
+        lies.append(lie)
+        fakes.append(H.context_prompt(q.question, [f"{world.people[q.person].name} was born in {lie}."], tok, budget))
+    sf = H.answer_scores(m_rag, tok, world, fake_q, fakes)
+    cands = fact_candidates(world, "birth_city")
+    repeated = sum(cands[int(p)] == lie for p, lie in zip(sf.predicted, lies)) / len(lies)
+    line("a false passage in the prompt (held-in people): answers that repeat it", f"{repeated:.3f} "
+         f"(still true {sf.accuracy:.3f})")
+    line("retrieval section time", f"{time.perf_counter() - t_rag:.0f} s")
 
     # 5. reversal curse on a tiny model
     tiny = [p for p in people["held_in"] if p.mother is not None][:40]
