@@ -339,7 +339,7 @@ def context_examples(tokenizer, world, qas, passages_for, max_tokens: int, *, di
     return out
 
 
-def reading_examples(tokenizer, world, qas, index, passages, ids, max_tokens: int, *, k: int = 5,
+def reading_examples(tokenizer, world, qas, index, passages, ids, max_tokens: int, *, k=5,
                      memory_qas=(), memory_share: float = 0.25, seed: int = 0) -> list:
     """Examples that teach an assistant to *read* its context (chapter 8's retrieval fine-tune).
 
@@ -350,17 +350,23 @@ def reading_examples(tokenizer, world, qas, index, passages, ids, max_tokens: in
     question (it names the person and states every one of ``qa.answers``) put in place of a
     random one when the search missed them all: the only way to the answer is to find it in the
     context. Ask about relations whose answer a biography states word for word (``birth_city``,
-    ``birth_year``, ``job``, ``color``, ``food``); a question no passage answers is an error. ``memory_qas`` (questions the model answers from
-    memory, e.g. the SFT cast's) are mixed in without context, as ``memory_share`` of the
-    examples, so it keeps answering from memory when there is no context. Each example is
-    ``(ids, targets)`` with the loss on the answer only; the list is shuffled.
+    ``birth_year``, ``job``, ``color``, ``food``); a question no passage answers is an error.
+    ``memory_qas`` (questions the model answers from memory, e.g. the SFT cast's) are mixed in
+    without context, as ``memory_share`` of the examples, so that it keeps answering from memory
+    when there is no context. Each example is ``(ids, targets)`` with the loss on the answer
+    only; the list is shuffled. ``k`` may be a list: each example then shows a number of
+    passages drawn from it. (Measured on the course's chat model, ``benchmarks/hallucination.py``:
+    a short fine-tune with ``k=1`` teaches it to copy from one passage; with five passages it
+    still picks the wrong one.)
     """
     qas = _check_qas(qas, any_relation=True)
     if not hasattr(index, "search"):
         raise InputTypeError(f"index must be a BM25 (or any object with .search(query, k)), got {type(index).__name__}")
     if isinstance(passages, str) or len(passages) != len(ids):
         raise ValueError(f"passages and ids must be lists of the same length, got {len(passages)} and {len(ids)}")
-    k = check_int("k", k, 1)
+    ks = [check_int("k", x, 1) for x in (k if isinstance(k, (list, tuple)) else [k])]
+    if not ks:
+        raise ValueError("k is an empty list; give an int >= 1 or a list of them")
     memory_share = check_float("memory_share", memory_share, 0.0, 1.0, exclusive_maximum=True)
     memory = _check_qas(memory_qas, any_relation=True) if len(memory_qas) else []
     rng = random.Random(seed)
@@ -371,7 +377,7 @@ def reading_examples(tokenizer, world, qas, index, passages, ids, max_tokens: in
     out = []
     for q in qas:
         person = world.people[q.person]
-        shown = [by_id[i] for i, _ in index.search(q.question, k)]
+        shown = [by_id[i] for i, _ in index.search(q.question, rng.choice(ks))]
         gold = [t for t in of_person.get(person.id, ()) if person.name in t
                 and all(re.search(rf"\b{re.escape(a)}\b", t) for a in q.answers)]
         if not gold:

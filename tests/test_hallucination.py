@@ -220,6 +220,11 @@ def test_reading_examples_always_show_an_answering_passage(setup):
         assert q.answers[0] in context and world.people[q.person].name in context
     for i, tgt in ex:  # the loss is on the answer only
         assert len(i) == len(tgt) and tok.decode([x for x in tgt if x != -100]).endswith("<|end|>")
+    mixed = H.reading_examples(tok, world, qas, bm, passages, ids, 400, k=[1, 4], seed=1)  # nothing cut
+    shown = {t.split("Context:")[1].split("Question:")[0].count(".") for t in (tok.decode(i) for i, _ in mixed)}
+    assert shown == {1, 4}  # each example draws its number of passages from k
+    with pytest.raises(ValueError, match="k is an empty list"):
+        H.reading_examples(tok, world, qas, bm, passages, ids, 90, k=[])
     with pytest.raises(ValueError, match="no passage answers"):
         H.reading_examples(tok, world, [world.qa(world.people[50], "job")], bm, passages, ids, 90)
     with pytest.raises(TypeError, match="index"):
