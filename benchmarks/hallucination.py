@@ -4,8 +4,13 @@ Prints, each target on its own line ending in ``met`` or ``NOT met``:
 
 - accuracy on held-in people (the cast's ``no_qa`` half, never asked in SFT) and held-out people
   (never written about) without retrieval;
-- with BM25 retrieval of two sentence passages and a LoRA fine-tune to read them (target:
-  held-out accuracy at least 0.80); recall@1 and @5 of BM25 and of the dense retriever;
+- with BM25 retrieval (a store of every person's biography, one sentence per passage) and a
+  full "reading" fine-tune (:func:`minillm.hallucination.reading_examples`: questions about
+  people the model never read about and that are not test people, with BM25's top-``--train-k``
+  passages and an answering one guaranteed, plus the SFT cast's questions without context)
+  (target: held-out accuracy at least 0.80; held-in without context must stay at least 0.90);
+  a false passage put in the prompt on purpose, and how often the answer repeats it; recall@1
+  and @5 of BM25 and of the dense retriever;
 - ECE before and after temperature scaling (fitted on a validation half of the questions);
 - abstention: precision on answered questions and coverage, thresholding the model's own
   confidence and, after a LoRA fine-tune to say "I don't know", its probability of answering
@@ -24,6 +29,32 @@ abstention by confidence: no threshold reaches 0.95 (coverage 0, NOT met); "I do
 0.050 after 60 LoRA steps (NOT met; held-in drops to 0.412); reversal curse on the tiny GPT,
 forward-only data: forward 1.000 / reverse 0.025 = chance (met); with reversed sentences
 forward 1.000 / reverse 0.950 (met). Run time 661 s.
+(Those retrieval figures are from the earlier version: a store of 300 other people, top-2
+passages, a 60-step LoRA.)
+
+This script with the reading fine-tune, ``--people 10`` and its defaults (train k=1, 600
+unseen people, 160 steps, lr 2e-3, memory share 0.4), load average about 3, run time 140 s
+(training 21 s): held-in 1.000 / held-out 0.050 without retrieval; BM25 recall@1 0.450, @5
+0.775; held-out with BM25 top-1 0.025 before the fine-tune, 0.350 after (NOT met), with top-5
+0.125; held-in without context after it 0.425 (NOT met, was 1.000), held-in with top-1 0.675;
+a false birth-town passage in the prompt of held-in people: the answer repeats it 0.200 of the
+time, still says the truth 0.500. Earlier exploratory runs of the same helpers (store of all 2000 people, 600 unseen training people x 5 relations,
+answer_scores on 10 held-out and 10 held-in people x 4 relations, so +-0.08):
+
+- train k=5, 200 steps, lr 1e-3, 1700 people, memory share 0.25: held-out with top-5 0.02
+  (25 people), training loss 3.07 -> 0.46: it learned the answer's form, not to read (1273 s
+  of training at load ~10);
+- train k=1, 120 steps, lr 3e-3, memory share 0.25: held-out with top-1 0.43, with top-5
+  0.05; held-in without context 0.38 (was 0.96): it copies from one passage, not from five,
+  and forgets the facts it knew;
+- train k drawn from 1..5, 160 steps, lr 2e-3, memory share 0.35: held-out top-2 0.05,
+  top-5 0.05; held-in without context 0.55;
+- train k=1, 160 steps, lr 2e-3, memory share 0.40 (this script's defaults): held-out top-1
+  0.35, top-2 0.13; held-in without context 0.43 (175 s of training at load ~10).
+
+So the target (0.80) is NOT met: BM25's recall@1 (about 0.5) caps top-1 reading, the model
+does not learn to pick the answering passage among several in ~200 steps, and the cast's
+no-context questions mixed in do not protect the other half's facts.
 """
 
 from __future__ import annotations
@@ -45,6 +76,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--people", type=int, default=25, help="people per split (4 questions each)")
     ap.add_argument("--lora-steps", type=int, default=60)
+    ap.add_argument("--k", type=int, default=1, help="BM25 passages in the prompt")
+    ap.add_argument("--train-k", type=int, nargs="+", default=[1],
+                    help="passages per reading example (several: each example draws one)")
+    ap.add_argument("--read-people", type=int, default=600, help="unseen people the reading fine-tune uses")
+    ap.add_argument("--read-steps", type=int, default=160)
+    ap.add_argument("--read-lr", type=float, default=2e-3)
+    ap.add_argument("--memory-share", type=float, default=0.4,
+                    help="share of no-context questions about the SFT cast in the reading examples")
     args = ap.parse_args()
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
@@ -56,6 +95,7 @@ def main() -> None:
         fit_temperature,
         threshold_for_precision,
     )
+    from minillm.evaluate import fact_candidates
     from minillm.rag import BM25, DenseIndex, recall_at_k
     from minillm.zoo import course_people
 
@@ -111,11 +151,10 @@ def main() -> None:
     p_answer = 1 - torch.cat([H.idk_probability(m_idk, tok, known), H.idk_probability(m_idk, tok, unknown)])
     abstain(p_answer, "LoRA fine-tuned to say I don't know, 1 - P(IDK)")
 
-    # 4. retrieval
-    cast_ids = {p.id for p in people["held_in"]}
-    others = [p for p in world.train_people if p.id not in cast_ids][:300]
-    passages, ids = H.passage_store(world, others + people["held_in"] + people["held_out"])
-    where = {i: k for k, i in enumerate(ids)}
+    # 4. retrieval: a store of every person's biography, split into sentences
+    t_rag = time.perf_counter()
+    passages, ids = H.passage_store(world, world.people)
+    by_id = dict(zip(ids, passages))
     bm = BM25().index(passages, ids)
     qs = known + unknown
     rel = [H.relevant_passages(world, q, passages, ids) for q in qs]
@@ -131,22 +170,53 @@ def main() -> None:
 
     budget = model.config.block_size - 24
 
-    def retrieved(q, k=2):
-        return [passages[where[i]] for i, _ in bm.search(q.question, k)]
-
-    def prompts(qq):
-        return [H.context_prompt(q.question, retrieved(q), tok, budget) for q in qq]
+    def prompts(qq, k=args.k):
+        return [H.context_prompt(q.question, [by_id[i] for i, _ in bm.search(q.question, k)], tok, budget)
+                for q in qq]
 
     su0 = H.answer_scores(model, tok, world, unknown, prompts(unknown))
-    line("accuracy held-out, BM25 retrieval, no fine-tune", f"{su0.accuracy:.3f}")
+    line(f"accuracy held-out, BM25 top-{args.k} in the prompt, no fine-tune", f"{su0.accuracy:.3f}")
+    # teach reading on people the model never read about that are not the test people, with
+    # the SFT cast's questions mixed in without context (it must keep answering from memory)
     m_rag = copy.deepcopy(model)
-    train = [world.qa(p, r, random.Random(p.id)) for p in others for r in rels]
-    train += [world.qa(p, r) for p in people["qa"] for r in rels]
-    H.lora_finetune(m_rag, H.context_examples(tok, world, train, retrieved, budget), steps=args.lora_steps, lr=1e-2)
+    test_ids = {p.id for p in people["held_in"] + people["held_out"]}
+    fresh = [p for p in world.train_people if p.id not in test_ids][: args.read_people]
+    read_rels = ["birth_city", "birth_year", "job", "color", "food"]
+    train = [world.qa(p, r, random.Random(p.id * 7 + j)) for p in fresh for j, r in enumerate(read_rels)]
+    memory = [world.qa(p, r) for p in people["qa"] for r in read_rels + ["pet"]]
+    ex = H.reading_examples(tok, world, train, bm, passages, ids, budget, k=args.train_k, memory_qas=memory,
+                            memory_share=args.memory_share)
+    t_ft = time.perf_counter()
+    H.finetune_examples(m_rag, ex, steps=args.read_steps, lr=args.read_lr)
+    t_ft = time.perf_counter() - t_ft
     su1 = H.answer_scores(m_rag, tok, world, unknown, prompts(unknown))
     sk1 = H.answer_scores(m_rag, tok, world, known, prompts(known))
-    line("accuracy held-in, BM25 retrieval + LoRA", f"{sk1.accuracy:.3f}")
-    line("accuracy held-out, BM25 retrieval + LoRA (target >= 0.80)", f"{su1.accuracy:.3f}", su1.accuracy >= 0.8)
+    sk2 = H.answer_scores(m_rag, tok, world, known)
+    line(f"reading fine-tune: {len(fresh)} unseen people, {len(ex)} examples, {args.read_steps} steps",
+         f"{t_ft:.0f} s of training")
+    line("accuracy held-in, BM25 retrieval, after the reading fine-tune", f"{sk1.accuracy:.3f}")
+    line("accuracy held-in, no retrieval, after the reading fine-tune (target >= 0.90)", f"{sk2.accuracy:.3f}",
+         sk2.accuracy >= 0.9)
+    line(f"accuracy held-out, BM25 top-{args.k}, after the reading fine-tune (target >= 0.80)",
+         f"{su1.accuracy:.3f}", su1.accuracy >= 0.8)
+    su5 = H.answer_scores(m_rag, tok, world, unknown, prompts(unknown, 5))
+    line("accuracy held-out, BM25 top-5, after the reading fine-tune", f"{su5.accuracy:.3f}")
+    # a wrong passage on purpose: the held-in people's true passage replaced by a false one
+    rng = random.Random(0)
+    towns = [t.name for t in world.towns]
+    fake_q = [world.qa(p, "birth_city") for p in people["no_qa"][:n]]
+    fakes, lies = [], []
+    for q in fake_q:
+        true = world.town(world.people[q.person]).name
+        lie = rng.choice([t for t in towns if t != true])
+        lies.append(lie)
+        fakes.append(H.context_prompt(q.question, [f"{world.people[q.person].name} was born in {lie}."], tok, budget))
+    sf = H.answer_scores(m_rag, tok, world, fake_q, fakes)
+    cands = fact_candidates(world, "birth_city")
+    repeated = sum(cands[int(p)] == lie for p, lie in zip(sf.predicted, lies)) / len(lies)
+    line("a false passage in the prompt (held-in people): answers that repeat it", f"{repeated:.3f} "
+         f"(still true {sf.accuracy:.3f})")
+    line("retrieval section time", f"{time.perf_counter() - t_rag:.0f} s")
 
     # 5. reversal curse on a tiny model
     tiny = [p for p in people["held_in"] if p.mother is not None][:40]

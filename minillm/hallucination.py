@@ -69,7 +69,7 @@ def _check_relation(relation: str) -> str:
     return relation
 
 
-def _check_qas(qas) -> list:
+def _check_qas(qas, any_relation: bool = False) -> list:
     if isinstance(qas, (str, bytes)) or not hasattr(qas, "__iter__"):
         raise InputTypeError(f"qas must be a list of World.qa(...) questions, got {type(qas).__name__}")
     qas = list(qas)
@@ -78,7 +78,8 @@ def _check_qas(qas) -> list:
     for i, q in enumerate(qas):
         if not all(hasattr(q, a) for a in ("question", "answer", "person", "relation")):
             raise InputTypeError(f"qas[{i}] must be a QA from World.qa(person, relation), got {q!r:.40}")
-        _check_relation(q.relation)
+        if not any_relation:
+            _check_relation(q.relation)
     return qas
 
 
@@ -338,6 +339,92 @@ def context_examples(tokenizer, world, qas, passages_for, max_tokens: int, *, di
     return out
 
 
+def reading_examples(tokenizer, world, qas, index, passages, ids, max_tokens: int, *, k=5,
+                     memory_qas=(), memory_share: float = 0.25, seed: int = 0) -> list:
+    """Examples that teach an assistant to *read* its context (chapter 8's retrieval fine-tune).
+
+    For each question of ``qas`` (about people the model never read about, so that it cannot
+    answer from memory), the prompt holds ``index.search(question, k)``'s passages (``index`` a
+    :class:`minillm.rag.BM25` over ``passages`` named by ``ids`` = ``(person id, sentence)``, as
+    :func:`passage_store` returns), in a random order, with one passage that answers the
+    question (it names the person and states every one of ``qa.answers``) put in place of a
+    random one when the search missed them all: the only way to the answer is to find it in the
+    context. Ask about relations whose answer a biography states word for word (``birth_city``,
+    ``birth_year``, ``job``, ``color``, ``food``); a question no passage answers is an error.
+    ``memory_qas`` (questions the model answers from memory, e.g. the SFT cast's) are mixed in
+    without context, as ``memory_share`` of the examples, so that it keeps answering from memory
+    when there is no context. Each example is ``(ids, targets)`` with the loss on the answer
+    only; the list is shuffled. ``k`` may be a list: each example then shows a number of
+    passages drawn from it. (Measured on the course's chat model, ``benchmarks/hallucination.py``:
+    a short fine-tune with ``k=1`` teaches it to copy from one passage; with five passages it
+    still picks the wrong one.)
+    """
+    qas = _check_qas(qas, any_relation=True)
+    if not hasattr(index, "search"):
+        raise InputTypeError(f"index must be a BM25 (or any object with .search(query, k)), got {type(index).__name__}")
+    if isinstance(passages, str) or len(passages) != len(ids):
+        raise ValueError(f"passages and ids must be lists of the same length, got {len(passages)} and {len(ids)}")
+    ks = [check_int("k", x, 1) for x in (k if isinstance(k, (list, tuple)) else [k])]
+    if not ks:
+        raise ValueError("k is an empty list; give an int >= 1 or a list of them")
+    memory_share = check_float("memory_share", memory_share, 0.0, 1.0, exclusive_maximum=True)
+    memory = _check_qas(memory_qas, any_relation=True) if len(memory_qas) else []
+    rng = random.Random(seed)
+    by_id = dict(zip(ids, passages))
+    of_person: dict = {}
+    for i, text in zip(ids, passages):
+        of_person.setdefault(i[0], []).append(text)
+    out = []
+    for q in qas:
+        person = world.people[q.person]
+        shown = [by_id[i] for i, _ in index.search(q.question, rng.choice(ks))]
+        gold = [t for t in of_person.get(person.id, ()) if person.name in t
+                and all(re.search(rf"\b{re.escape(a)}\b", t) for a in q.answers)]
+        if not gold:
+            raise ValueError(f"no passage answers {q.question!r}; put {person.name}'s biography in the store")
+        if not any(t in gold for t in shown):
+            shown[rng.randrange(len(shown))] = rng.choice(gold)
+        rng.shuffle(shown)
+        out.append(_encode_turn(tokenizer, context_prompt(q.question, shown, tokenizer, max_tokens), q.answer))
+    if memory:
+        n_mem = round(len(out) * memory_share / (1 - memory_share))
+        out += [_encode_turn(tokenizer, chat_prompt(q.question), q.answer)
+                for q in (memory[j % len(memory)] for j in range(n_mem))]
+    rng.shuffle(out)
+    return out
+
+
+def finetune_examples(model, examples, *, steps: int = 200, lr: float = 1e-3, batch_size: int = 32,
+                      warmup: int = 10, seed: int = 0) -> list[float]:
+    """A full fine-tune of ``model`` in place on ``(ids, targets)`` examples: ``steps`` AdamW
+    steps, linear warmup for ``warmup`` steps then linear decay to ``lr / 10``; returns the loss
+    of every step. (Chapter 8: unlike :func:`lora_finetune`, every weight may change, which
+    reading a context, a new skill rather than a new fact, needs.)
+    """
+    from .finetune import ExampleBatches
+
+    steps = check_int("steps", steps, 1)
+    lr = check_float("lr", lr, 0.0, exclusive_minimum=True)
+    warmup = check_int("warmup", warmup, 0)
+    batches = ExampleBatches(examples, batch_size, seed=seed, max_len=model.config.block_size)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    device = next(model.parameters()).device
+    losses = []
+    model.train()
+    for step in range(steps):
+        scale = min(1.0, (step + 1) / max(1, warmup)) * (1 - 0.9 * step / steps)
+        for group in opt.param_groups:
+            group["lr"] = lr * scale
+        x, y, mask = batches.batch(step)
+        _, loss = model(x.to(device), y.to(device), padding_mask=mask.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
 def idk_examples(tokenizer, known_qas, unknown_qas) -> list:
     """Examples that teach an assistant to say :data:`IDK` about ``unknown_qas`` and to answer
     ``known_qas`` as before (the loss is on the reply only)."""
@@ -495,5 +582,5 @@ def choice_accuracy(model, tokenizer, prompts, candidates, answers) -> torch.Ten
 
 __all__ = ["MARKERS", "IDK", "CONTEXT_TEMPLATE", "AnswerScores", "answer_scores", "parse_reply",
            "passage_store", "relevant_passages", "embed_texts", "context_prompt", "context_examples",
-           "idk_examples", "lora_finetune", "idk_probability", "fact_documents", "train_tiny",
+           "idk_examples", "lora_finetune", "reading_examples", "finetune_examples", "idk_probability", "fact_documents", "train_tiny",
            "choice_accuracy", "candidate_logprobs", "FACT_PROMPTS"]

@@ -201,6 +201,56 @@ def test_context_examples_mask_everything_but_the_answer(setup):
         H.context_examples(tok, world, qas, ["not callable"], 80)
 
 
+def test_reading_examples_always_show_an_answering_passage(setup):
+    world, tok, model = setup
+    people = world.people[:20]
+    passages, ids = H.passage_store(world, people)
+    bm = BM25().index(passages, ids)
+    qas = [world.qa(p, r) for p in people for r in ("birth_city", "job", "color", "food", "birth_year")]
+    memory = [world.qa(p, "job") for p in world.people[20:23]]
+    ex = H.reading_examples(tok, world, qas, bm, passages, ids, 90, k=1, memory_qas=memory, memory_share=0.2)
+    n_mem = round(len(qas) * 0.2 / 0.8)
+    assert len(ex) == len(qas) + n_mem
+    texts = [tok.decode(i + [t[-1]]) for i, t in ex]
+    with_context = [t for t in texts if "Context:" in t]
+    assert len(with_context) == len(qas)
+    for q in qas:  # k=1: BM25 often misses, then an answering passage replaces its hit
+        t = next(t for t in with_context if f"Question: {q.question}<|end|>" in t and t.endswith(q.answer + "<|end|>"))
+        context = t.split("Context:")[1].split("Question:")[0]
+        assert q.answers[0] in context and world.people[q.person].name in context
+    for i, tgt in ex:  # the loss is on the answer only
+        assert len(i) == len(tgt) and tok.decode([x for x in tgt if x != -100]).endswith("<|end|>")
+    mixed = H.reading_examples(tok, world, qas, bm, passages, ids, 400, k=[1, 4], seed=1)  # nothing cut
+    shown = {t.split("Context:")[1].split("Question:")[0].count(".") for t in (tok.decode(i) for i, _ in mixed)}
+    assert shown == {1, 4}  # each example draws its number of passages from k
+    with pytest.raises(ValueError, match="k is an empty list"):
+        H.reading_examples(tok, world, qas, bm, passages, ids, 90, k=[])
+    with pytest.raises(ValueError, match="no passage answers"):
+        H.reading_examples(tok, world, [world.qa(world.people[50], "job")], bm, passages, ids, 90)
+    with pytest.raises(TypeError, match="index"):
+        H.reading_examples(tok, world, qas, "bm25", passages, ids, 90)
+    with pytest.raises(ValueError, match="k"):
+        H.reading_examples(tok, world, qas, bm, passages, ids, 90, k=0)
+
+
+def test_finetune_examples_learns_the_answers(setup):
+    world, tok, model = setup
+    import copy
+
+    m = copy.deepcopy(model)
+    qas = [world.qa(p, "job") for p in world.people[:4]]
+    ex = [H._encode_turn(tok, chat_prompt(q.question), q.answer) for q in qas]
+    before = [p.detach().clone() for p in m.parameters()]
+    losses = H.finetune_examples(m, ex, steps=60, lr=1e-2, batch_size=4, warmup=5)
+    assert len(losses) == 60 and sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
+    assert all(not torch.equal(a, b) for a, b in zip(before, m.parameters()))  # a full fine-tune
+    assert not m.training
+    with pytest.raises(ValueError, match="steps"):
+        H.finetune_examples(m, ex, steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        H.finetune_examples(m, ex, lr=0.0)
+
+
 def test_fact_documents_count_repeats_and_reversal(setup):
     world = setup[0]
     people = [p for p in world.train_people if p.mother is not None][:5]
