@@ -407,14 +407,22 @@ def finetune_examples(model, examples, *, steps: int = 200, lr: float = 1e-3, ba
     lr = check_float("lr", lr, 0.0, exclusive_minimum=True)
     warmup = check_int("warmup", warmup, 0)
     batches = ExampleBatches(examples, batch_size, seed=seed, max_len=model.config.block_size)
+    return _adamw_steps(model, batches, steps, lr,
+                        lambda step: min(1.0, (step + 1) / max(1, warmup)) * (1 - 0.9 * step / steps))
+
+
+def _adamw_steps(model, batches, steps: int, lr: float, scale=None) -> list[float]:
+    """``steps`` AdamW steps (no weight decay) on the trainable parameters of ``model`` over
+    ``batches`` (:class:`minillm.finetune.ExampleBatches`), the learning rate ``lr * scale(step)``
+    (constant without ``scale``); returns every step's loss, the model left in eval mode."""
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
     device = next(model.parameters()).device
     losses = []
     model.train()
     for step in range(steps):
-        scale = min(1.0, (step + 1) / max(1, warmup)) * (1 - 0.9 * step / steps)
-        for group in opt.param_groups:
-            group["lr"] = lr * scale
+        if scale is not None:
+            for group in opt.param_groups:
+                group["lr"] = lr * scale(step)
         x, y, mask = batches.batch(step)
         _, loss = model(x.to(device), y.to(device), padding_mask=mask.to(device))
         opt.zero_grad(set_to_none=True)
@@ -456,20 +464,8 @@ def lora_finetune(model, examples, *, steps: int = 40, lr: float = 3e-3, r: int 
         for m in model.modules():
             if isinstance(m, LoRALinear) and m.merged:
                 m.unmerge()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    device = next(model.parameters()).device
-    losses = []
-    model.train()
-    for step in range(steps):
-        x, y, mask = batches.batch(step)
-        _, loss = model(x.to(device), y.to(device), padding_mask=mask.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    model.eval()
-    merge_lora(model)  # generation's cached forward reads the weights: fold the update into them
+    losses = _adamw_steps(model, batches, steps, lr)
+    merge_lora(model)  # fold the update into the weights (a merged model generates as fast as the base)
     return losses
 
 
