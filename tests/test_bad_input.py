@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from bad_input_files import BINARY
+from bad_input_files import write as _write
 
 from minillm.attention import (
     MultiHeadAttention,
@@ -388,16 +390,6 @@ def test_type_errors_are_also_value_errors():
 # -- 2. files: binary, truncated, wrong JSON type, wrong field types, unknown references --------
 
 
-def _write(path: Path, data) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, bytes):
-        path.write_bytes(data)
-    else:
-        path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
-    return path
-
-
-BINARY = bytes(range(256)) * 4
 
 
 def _tok_json():

@@ -12,12 +12,13 @@ cached course model is built. Run them with::
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from bad_input_files import BINARY
+from bad_input_files import write as _write
 
 import minillm.calibration as C
 import minillm.distill as D
@@ -515,16 +516,6 @@ def test_module_bad_input_is_refused_and_named(case, monkeypatch, tmp_path):
 # -- files: adapters and quantised models that are damaged or made for another model -----------
 
 
-def _write(path: Path, data) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, bytes):
-        path.write_bytes(data)
-    else:
-        path.write_text(data if isinstance(data, str) else json.dumps(data), encoding="utf-8")
-    return path
-
-
-BINARY = bytes(range(256)) * 4
 
 
 def _adapter(t: Path, **cfg) -> Path:
