@@ -1465,3 +1465,51 @@ def policy_format(tokenizer, chat: bool) -> dict:
             raise ValueError("chat=True needs a tokenizer with the <|end|> special token")
         return {"template": CHAT_TEMPLATE, "stop": None, "stop_ids": [end_id], "end": "<|end|>"}
     return {"template": PLAIN_TEMPLATE, "stop": ["\n"], "stop_ids": None, "end": "\n"}
+
+
+# --- 7. the course's aligned model ------------------------------------------------------------
+
+
+def build_aligned(e, folder, base_folder, progress: bool) -> dict:
+    """Builder of ``"tinyworld-aligned"`` (chapters 7 and 9): the chat model after DPO.
+
+    Follows chapter 7's recipe at the scale the recipe gives: ``rounds`` rounds of answer pairs
+    sampled from the chat model on :func:`course_task`'s training questions, labelled by the
+    simulated :class:`Labeller` (noise ``labeller_temperature``), then ``steps`` DPO steps. Writes
+    the policy into ``folder`` and returns its figures: the labeller's true reward and the KL from
+    the chat model, before and after, on the held-out questions (``recipe["eval"]["samples"]``
+    answers each). Recipe keys: ``task`` (``n_train``, ``n_held``, ``rounds``,
+    ``labeller_temperature``) and ``dpo`` (``steps``, ``lr``, ``batch_size``, ``beta``).
+    """
+    import copy
+
+    from .utils import seed_everything
+    from .zoo import load_model_dir
+
+    seed_everything(0)
+    sft, tok = load_model_dir(base_folder)
+    sft.eval()
+    fmt = policy_format(tok, chat=True)
+    sampling = dict(stop=fmt["stop"], stop_ids=fmt["stop_ids"])
+    t, d = e.recipe["task"], e.recipe["dpo"]
+    train, held = course_task(t["n_train"], t["n_held"], fmt["template"], model=e.base)
+    labeller = train.labeller(temperature=t["labeller_temperature"])
+    pairs = []
+    for k in range(t["rounds"]):
+        pairs += sample_pairs(sft, tok, train.prompts, labeller, seed=k, **sampling)
+    policy = copy.deepcopy(sft)
+    trainer = DPOTrainer(policy, tok, pairs, RLConfig(steps=d["steps"], lr=d["lr"], batch_size=d["batch_size"],
+                                                      dpo_beta=d["beta"], progress=progress, **sampling),
+                         end=fmt["end"])
+    trainer.fit()
+    policy.eval()
+    samples = e.recipe.get("eval", {}).get("samples", 4)
+    figures = {"chat": True, "pairs": len(pairs), "agreement": round(agreement_rate(pairs, labeller), 4),
+               "dpo_final_accuracy": trainer.history["accuracy"][-1]}
+    for name, m in (("chat", sft), ("aligned", policy)):
+        r = evaluate_policy(m, sft, tok, held.prompts, held.true_reward, samples=samples, **sampling)
+        figures[f"held_out_{name}"] = {"reward": round(r["reward"], 4), "kl": round(r["kl"], 4),
+                                       "length": round(r["length"], 2)}
+    policy.save(folder)
+    tok.save(folder / "tokenizer.json")
+    return figures

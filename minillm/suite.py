@@ -309,7 +309,9 @@ class BigramScorer:
 def as_scorer(model, chat: bool | None = None):
     """Whatever names a model -> a scorer: a course model's name (``"tinyworld-chat"``), a model
     folder, a ``(model, tokenizer)`` pair (or :class:`minillm.zoo.Pretrained`), a BigramModel, or a
-    scorer already. ``chat=None`` guesses from the name (ends with ``-chat``)."""
+    scorer already. ``chat=None``: a course model or folder is a chat model when its
+    ``recipe.json`` says ``"chat": true`` (the chat and aligned models), or, without that file,
+    when its name ends with ``-chat``."""
     from pathlib import Path
 
     if isinstance(model, (GPTScorer, BigramScorer)):
@@ -327,11 +329,30 @@ def as_scorer(model, chat: bool | None = None):
         else:
             raise ValueError(f"model {text!r} is neither a course model ({', '.join(sorted(zoo.MODELS))}) "
                              "nor a model folder; pass a name, a folder or (model, tokenizer)")
-        return GPTScorer(m, tok, chat=Path(text).name.split("-v")[0].endswith("-chat") if chat is None else chat)
+        if chat is None:
+            folder = zoo.model_dir(text) if text in zoo.MODELS else Path(text)
+            chat = _chat_flag(folder)
+        return GPTScorer(m, tok, chat=chat)
     if isinstance(model, tuple) and len(model) == 2:
         return GPTScorer(model[0], model[1], chat=bool(chat))
     raise InputTypeError(f"model must be a course model name, a folder, (model, tokenizer), a BigramModel or a "
                          f"scorer, got {type(model).__name__}")
+
+
+def _chat_flag(folder) -> bool:
+    """Whether the model folder holds a chat model (its ``recipe.json``'s ``"chat"``, else its name)."""
+    import json
+    from pathlib import Path
+
+    from .zoo import INFO_FILE
+
+    info = Path(folder) / INFO_FILE
+    if info.is_file():
+        try:
+            return bool(json.loads(info.read_text(encoding="utf-8")).get("chat", False))
+        except (ValueError, AttributeError) as err:
+            raise ValueError(f"{info} is not a JSON object ({err}); delete the folder to rebuild the model") from err
+    return Path(folder).name.split("-v")[0].endswith("-chat")
 
 
 def _whole_word(text: str, word: str) -> bool:

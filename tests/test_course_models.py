@@ -55,3 +55,21 @@ def test_course_people_follow_the_recipe(people):
     assert len(people["qa"]) == c["options"]["qa_cast"]
     assert not {p.id for p in people["no_qa"]} & {p.id for p in people["qa"]}
     assert zoo.course_people("tinyworld-chat")["held_in"] == people["held_in"]  # via its base
+
+
+def test_the_aligned_model_earns_more_true_reward_than_the_chat_model():
+    """DPO on the labeller's preferences raises the true reward on held-out questions, close to
+    the chat model (small KL). 4 samples x 32 questions; the built model measured +0.29 (3.49 ->
+    3.78, max 4) at KL 0.23, so +0.08 leaves room for sampling noise and a rebuild elsewhere."""
+    from minillm import rlhf
+
+    chat, tok = minillm.pretrained("tinyworld-chat", progress=False)
+    aligned, _ = minillm.pretrained("tinyworld-aligned", progress=False)
+    fmt = rlhf.policy_format(tok, chat=True)
+    t = zoo.MODELS["tinyworld-aligned"].recipe["task"]
+    _, held = rlhf.course_task(t["n_train"], t["n_held"], fmt["template"], model="tinyworld-chat")
+    r = {name: rlhf.evaluate_policy(m, chat, tok, held.prompts, held.true_reward, samples=4, seed=7,
+                                    stop=fmt["stop"], stop_ids=fmt["stop_ids"])
+         for name, m in (("chat", chat), ("aligned", aligned))}
+    assert r["aligned"]["reward"] >= r["chat"]["reward"] + 0.08, r
+    assert r["aligned"]["kl"] <= 2.0, r

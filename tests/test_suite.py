@@ -329,3 +329,21 @@ def test_one_call_evaluates_a_model_folder(tiny, suite, tmp_path):
     model.save(chatty)
     tok.save(chatty / "tokenizer.json")
     assert ev.as_scorer(str(chatty)).chat and not ev.as_scorer(tmp_path / "m").chat
+
+
+def test_a_folder_is_a_chat_model_when_its_recipe_says_so(tiny, tmp_path):
+    """recipe.json's "chat" decides (the aligned model's name does not end in -chat); a damaged
+    recipe.json is named in the error."""
+    import json
+
+    _, tok, model, _ = tiny
+    for name, info, chat in (("aligned-v1", {"chat": True}, True), ("plain-chat-v1", {"chat": False}, False),
+                             ("base-v1", {}, False)):
+        folder = tmp_path / name
+        model.save(folder)
+        tok.save(folder / "tokenizer.json")
+        (folder / "recipe.json").write_text(json.dumps(info))
+        assert ev.as_scorer(folder).chat is chat, name
+    (tmp_path / "base-v1" / "recipe.json").write_text("[1, 2")
+    with pytest.raises(ValueError, match="recipe.json is not a JSON object"):
+        ev.as_scorer(tmp_path / "base-v1")
