@@ -94,8 +94,9 @@ pair):
     gguf f16: 0.75 MB, 29 tensors read back with the gguf package, largest difference 2.4e-04
 
 (The f32 GGUF holds the tied embedding twice, as ``token_embd`` and ``output``: 1.48 MB for
-0.96 MB of weights.) The build-time line is NOT met on this busy machine only: the build used
-about 170 s of CPU time, under 3 minutes of one 2-core laptop to itself. The seq student was
+0.96 MB of weights.) The build-time line is NOT met on this busy machine: the build used about
+170 s of CPU time, which suggests about 2 to 3 minutes on a 2-core laptop to itself (not
+measured: this machine was never idle during the session). The seq student was
 skipped in this run (``--skip seq``): before, the teacher took 1017 s to write 100,000 tokens on
 the same busy CPU; at 60 steps chapter 10 measures it behind both others.
 """
