@@ -94,9 +94,18 @@ pair):
     gguf f16: 0.75 MB, 29 tensors read back with the gguf package, largest difference 2.4e-04
 
 (The f32 GGUF holds the tied embedding twice, as ``token_embd`` and ``output``: 1.48 MB for
-0.96 MB of weights.) The build-time line is NOT met on this busy machine: the build used about
-170 s of CPU time, which suggests about 2 to 3 minutes on a 2-core laptop to itself (not
-measured: this machine was never idle during the session). The seq student was
+0.96 MB of weights.) That build took 322 s at load 4.5 to 7 (124 s user + 43 s system CPU for
+the whole process), hence the NOT met. The student was then rebuilt with the final builder
+(which also records the training's CPU seconds) at 19:48, load average 2.4 to 4.7, to the same
+weights bit for bit; ``python benchmarks/distill.py --skip compare,seq,quant,gguf`` at 19:56:
+
+    student            239,360   0.96     345  0.975    0.549      217
+    target: the student builds in at most 5 minutes on a 2-core laptop (221 s wall clock, 157 s
+      of CPU in training; load average now 2.4): met
+
+The build-time line counts as met when the wall clock is under 300 s, or when the training's CPU
+seconds (all threads added up) plus the rest of the build are: a CPU-bound build needs no more
+wall time than that on a core to itself, so it bounds the time on an idle laptop. The seq student was
 skipped in this run (``--skip seq``): before, the teacher took 1017 s to write 100,000 tokens on
 the same busy CPU; at 60 steps chapter 10 measures it behind both others.
 """
@@ -293,9 +302,13 @@ def main(argv=None) -> int:
     print(f"target: the cached student keeps >= 90% of the teacher's fact accuracy ({s_facts:.3f} / "
           f"{t_facts:.3f} = {kept:.1%}, all {len(people['held_in'])} people of the cast, 4 relations): "
           f"{'met' if kept >= 0.9 else 'NOT met'}")
-    cpu = f", {info['train_cpu_seconds']:.0f} s of CPU in training" if "train_cpu_seconds" in info else ""
-    print(f"target: the student builds in at most 5 minutes on a 2-core laptop ({info['seconds']:.0f} s wall clock{cpu}; "
-          f"load average now {os.getloadavg()[0]:.1f}): {'met' if info['seconds'] <= 300 else 'NOT met'}")
+    # On a busy machine the wall clock says little; the training's CPU seconds (both threads added up)
+    # bound what an idle machine needs: a CPU-bound run takes at most that long on one core to itself.
+    cpu = info.get("train_cpu_seconds")
+    fits = info["seconds"] <= 300 or (cpu is not None and cpu + info["seconds"] - info["train_seconds"] <= 300)
+    print(f"target: the student builds in at most 5 minutes on a 2-core laptop ({info['seconds']:.0f} s wall clock"
+          + (f", {cpu:.0f} s of CPU in training" if cpu is not None else "")
+          + f"; load average now {os.getloadavg()[0]:.1f}): {'met' if fits else 'NOT met'}")
     if "student-hard" in table:
         hard, soft = table["student-hard"], table["student"]
         print(f"soft-target student's gain over hard labels at equal steps: {soft[1] - hard[1]:+.3f} fact accuracy, "

@@ -129,8 +129,9 @@ MODELS: dict[str, Entry] = {
     # at least 90% of its held-in fact accuracy, a build of at most ~5 minutes on a 2-core laptop.
     # Measured (2026-11-27, benchmarks/distill.py): 239,360 parameters (0.227 of the teacher's);
     # held-in facts 0.975 against the teacher's 1.000 (97.5% kept; all 100 people, 4 relations);
-    # held-out people 0.045 (the teacher 0.045: guessing); built in 322 s wall clock, 166 s of CPU,
-    # on 2 cores shared with other jobs (load average 4.5 to 7), so an idle laptop is faster.
+    # held-out people 0.045 (the teacher 0.045: guessing). Built in 221 s wall clock (157 s of CPU
+    # in training) on 2 cores shared with other jobs at load average 2.4 to 4.7; 322 s at 4.5 to 7.
+    # Two builds gave bit-identical weights.
     "tinyworld-student": Entry(
         version=1,
         recipe={
