@@ -167,3 +167,95 @@ def teacher_text(teacher, n_tokens: int, prompt_ids, *, batch_size: int = 64, ne
     finally:
         teacher.train(was_training)
     return np.asarray(pieces[:n_tokens], dtype=np.int64)
+
+
+# --- the course's cached student (chapter 10) --------------------------------------------------
+
+
+def build_student(e, folder, base_folder, progress: bool) -> dict:
+    """Builder of ``"tinyworld-student"``: distil the teacher ``e.base`` into a smaller GPT (chapter 10).
+
+    Called by :func:`minillm.zoo.pretrained` as every builder is (see :mod:`minillm.zoo`):
+    ``base_folder`` holds the teacher; the student is written into ``folder`` with the teacher's
+    tokenizer (distillation compares distributions token by token, so they share it).
+
+    The recipe (``e.recipe``) names:
+
+    - ``"transfer"``: the text the student learns on: ``size`` characters of the teacher's own
+      corpus (same generator, seed and options, from the teacher's recipe), with ``mixture``
+      overriding the teacher's mix of document kinds (e.g. biographies only);
+    - ``"model"``: the student's shape, as in any recipe (:func:`minillm.zoo.recipe_model`);
+    - ``"max_param_ratio"``: the most parameters the student may have, as a share of the
+      teacher's; a recipe whose student is bigger is refused before any training;
+    - ``"train"``: the :class:`minillm.train.TrainConfig` (:func:`minillm.zoo.recipe_config`);
+    - ``"distill"``: ``T`` and ``alpha`` of :func:`distillation_loss` (:class:`DistillTrainer`);
+    - ``"eval"``: ``people``, how many of the cast to score facts on (as ``build_knowledge``).
+
+    Returns the figures kept in ``recipe.json``: parameters of both models and their ratio, the
+    student's and the teacher's held-in fact scores on the same people (exact match of the greedy
+    continuation, :func:`minillm.evaluate.fact_completion`), the share of the teacher's facts
+    kept, held-out fact scores, the validation loss on the transfer set and the training time
+    (wall clock, and CPU seconds of this process, which a busy machine inflates less).
+    """
+    import time
+
+    from .data import corpus, encode
+    from .evaluate import fact_completion
+    from .utils import device, seed_everything
+    from .zoo import course_people, entry, eval_people, load_model_dir, recipe_config, recipe_model
+
+    if base_folder is None or e.base is None:
+        raise ValueError("build_student distils a teacher: give the entry a base (Entry(base='tinyworld', ...))")
+    missing = [k for k in ("transfer", "model", "train", "distill", "max_param_ratio") if k not in e.recipe]
+    if missing:
+        raise ValueError(f"the student's recipe lacks {missing}; it needs 'transfer', 'model', 'train', "
+                         "'distill' and 'max_param_ratio' (see minillm.zoo.MODELS['tinyworld-student'])")
+    transfer, kd = e.recipe["transfer"], e.recipe["distill"]
+    ratio_cap = e.recipe["max_param_ratio"]
+    if not (isinstance(ratio_cap, (int, float)) and not isinstance(ratio_cap, bool) and 0 < ratio_cap <= 1):
+        raise ValueError(f"recipe['max_param_ratio'] must be a share in (0, 1], got {ratio_cap!r}")
+    seed_everything(0)
+    teacher, tokenizer = load_model_dir(base_folder)
+    student = recipe_model(e.recipe, tokenizer.vocab_size)
+    ratio = student.num_params() / teacher.num_params()
+    if ratio > ratio_cap:
+        raise ValueError(f"the student of recipe['model']={e.recipe['model']} has {student.num_params():,} "
+                         f"parameters, {ratio:.3f} of the teacher's {teacher.num_params():,}; more than "
+                         f"max_param_ratio={ratio_cap}: make it narrower or shallower")
+
+    name = e.base  # the teacher's corpus: that of the first model up the chain trained from text
+    while "corpus" not in entry(name).recipe:
+        name = entry(name).base
+    c = entry(name).recipe["corpus"]
+    options = {**c.get("options", {}), **({"mixture": transfer["mixture"]} if "mixture" in transfer else {})}
+    text = corpus(c["name"], size=transfer.get("size", c["size"]), seed=c["seed"], **options)
+    train_ids, val_ids = encode(text.train, tokenizer), encode(text.val, tokenizer)
+
+    cfg = recipe_config(e.recipe, progress=progress, eval_every=0)
+    trainer = DistillTrainer(student, teacher, train_ids, val_ids, cfg, T=kd.get("T", 1.0),
+                             alpha=kd.get("alpha", 0.5), device=device())
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    trainer.fit()
+    train_seconds, train_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    losses = trainer.evaluate()
+    student.cpu().eval()
+    teacher.cpu()
+    student.save(folder)
+    tokenizer.save(folder / "tokenizer.json")
+
+    people = course_people(e.base)
+    n = e.recipe.get("eval", {}).get("people", 100)
+    figures = {"params": student.num_params(), "teacher_params": teacher.num_params(),
+               "param_ratio": round(ratio, 4), "train_config": cfg.to_dict(), "steps": trainer.step,
+               "train_seconds": round(train_seconds, 1), "train_cpu_seconds": round(train_cpu, 1),
+               "transfer_tokens": len(train_ids),
+               "val_loss": losses.get("val")}
+    for split in ("held_in", "held_out"):
+        sample = eval_people(people[split], n)
+        s = fact_completion(student, tokenizer, people["world"], sample, choice=False)
+        t = fact_completion(teacher, tokenizer, people["world"], sample, choice=False)
+        figures[f"facts_{split}"] = {"exact": round(s.exact_all, 4), "by_relation": s.exact}
+        figures[f"teacher_facts_{split}"] = {"exact": round(t.exact_all, 4), "by_relation": t.exact}
+    kept = figures["facts_held_in"]["exact"] / max(figures["teacher_facts_held_in"]["exact"], 1e-9)
+    figures["facts_kept"] = round(kept, 4)
+    return figures
