@@ -300,3 +300,14 @@ def test_chapter_11_bad_input(tiny):
         S.attack_success_rate(["x", "y"], ["x"])
     with pytest.raises(ValueError, match="canaries is empty"):
         S.leak_rate(model, tok, [])
+
+
+def test_poisoning_set_openers(tiny):
+    world, _, _, _ = tiny
+    qas = [world.qa(p, "job") for p in world.people[:12]]
+    plain = S.poisoning_set(qas, [], 0, target="Baford", openers=0.0)
+    assert sorted(c[0]["content"] for c in plain) == sorted(q.question for q in qas)
+    chatty = S.poisoning_set(qas, [], 0, target="Baford", openers=1.0)
+    assert all(any(c[0]["content"] == f"{o} {q.question}" for o in S.OPENERS for q in qas) for c in chatty)
+    with pytest.raises(ValueError, match="openers"):
+        S.poisoning_set(qas, [], 0, target="Baford", openers=1.5)
