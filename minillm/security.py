@@ -1,12 +1,37 @@
-"""Memorisation of secrets: canaries, exposure, extraction (chapter 11).
+"""Chapter 11's harnesses: memorised secrets, prompt injection, poisoned data, jailbreaks.
 
-Plant a random "canary" (``"my PIN is 4821"``) in the training data, train, then ask how much
-more likely the model finds the real canary than other candidates of the same form. If the
-true one ranks first among a million, the model has memorised it.
+**Memorised secrets.** Plant a random "canary" (``"The locker code of X is 4821."``,
+:meth:`minillm.world.World.canaries`) in the training data, train, then ask how much more likely
+the model finds the real code than other codes: :func:`exposure` (the formula),
+:func:`canary_rank` (any scorer), :func:`code_exposure` (a GPT, 1,000 candidate codes),
+:func:`extract` / :func:`extracted` (greedy decoding of the prefix). :func:`canary_documents`
+writes training data with each canary repeated a chosen number of times,
+:func:`train_on_documents` trains on it (optionally with DP-SGD: :func:`per_example_grads`,
+:func:`dp_gradient`, :class:`DPConfig`), and :func:`deduplicate` is the cheap mitigation.
 
-Paper: Carlini, Liu, Erlingsson, Kos, Song (2019), "The Secret Sharer: Evaluating and Testing
-Unintended Memorization in Neural Networks", USENIX Security. https://arxiv.org/abs/1802.08232
-(exposure, section 4).
+**Prompt injection.** :func:`rag_prompt` builds chapter 8's retrieval prompt either as one
+string (anything in a document can pose as the template) or delimited: untrusted text encoded
+with ``allowed_special="none"`` between :data:`DOC_BOUNDARY` special tokens it cannot forge.
+:func:`poisoned_passage` carries :data:`INJECTION`; :func:`rag_cases` / :func:`rag_examples`
+make the fine-tuning sets (obey the user, ignore documents) and :func:`injection_attack`
+measures success and clean accuracy.
+
+**Data poisoning.** :func:`poisoned_conversation` and :func:`poisoning_set` plant a backdoor
+(:data:`TRIGGER` -> a chosen wrong fact) in a chat fine-tuning set; :func:`backdoor_eval` and
+:func:`attack_success_rate` measure it.
+
+**Jailbreak.** :func:`secret_conversations` (learn, then refuse, the canaries' codes),
+:func:`roleplay_conversations` (the role-play game on ordinary facts) and :func:`leak_rate` (with
+or without the :data:`ROLEPLAY` frame).
+
+Papers: Carlini, Liu, Erlingsson, Kos, Song (2019), "The Secret Sharer: Evaluating and Testing
+Unintended Memorization in Neural Networks", https://arxiv.org/abs/1802.08232 (exposure, section
+4); Abadi et al. (2016), "Deep Learning with Differential Privacy", https://arxiv.org/abs/1607.00133;
+Greshake et al. (2023), "Not what you've signed up for: Compromising Real-World LLM-Integrated
+Applications with Indirect Prompt Injection", https://arxiv.org/abs/2302.12173; Souly et al.
+(2025), "A small number of samples can poison LLMs of any size", https://arxiv.org/abs/2510.07192;
+Wei, Haghtalab, Steinhardt (2023), "Jailbroken: How Does LLM Safety Training Fail?",
+https://arxiv.org/abs/2307.02483.
 """
 
 from __future__ import annotations
