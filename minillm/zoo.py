@@ -122,6 +122,29 @@ MODELS: dict[str, Entry] = {
         minutes=1.0,
         description="chapter 4's TinyWorld GPT, pretrained from scratch in about a minute",
     ),
+    # chapter 8's reader: the chat model fully fine-tuned to answer from BM25-retrieved passages
+    # (about people it never read about, and people it knows), from memory without passages
+    # (its SFT questions), and "I don't know." when the passages are about someone else or when
+    # there are none and the person is unknown (minillm.hallucination.build_reader).
+    # Bars (issue 13, benchmarks/hallucination.py): held-out accuracy with BM25 retrieval at
+    # least 0.80; precision on answered questions at least 0.95 (coverage reported).
+    "tinyworld-rag": Entry(
+        version=1,
+        recipe={
+            "store": {"absent": 50, "seed": 0},
+            "read": {"fresh": 800, "absent": 200, "unknown": 0,
+                     "relations": ["birth_city", "birth_year", "job", "color", "food"],
+                     "memory_relations": ["birth_city", "birth_year", "job", "color", "food", "pet"],
+                     "memory_repeats": 2, "k": [1, 2, 3, 4], "answer_tokens": 24},
+            "train": {"steps": 600, "lr": 1e-3, "batch_size": 32, "warmup": 30},
+            "eval": {"people": 10, "k": 3},
+        },
+        build="minillm.hallucination:build_reader",
+        base="tinyworld-chat",
+        minutes=2.0,
+        description="chapter 8's reader: the assistant fine-tuned to answer from retrieved passages",
+        ready=False,
+    ),
 }
 
 
