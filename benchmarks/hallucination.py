@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import random
 import time
 
@@ -77,15 +78,9 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=25, help="people per split (4 questions each)")
     ap.add_argument("--lora-steps", type=int, default=60)
     ap.add_argument("--k", type=int, default=1, help="BM25 passages in the prompt")
-    ap.add_argument("--train-k", type=int, nargs="+", default=[1],
-                    help="passages per reading example (several: each example draws one)")
-    ap.add_argument("--read-people", type=int, default=600, help="unseen people the reading fine-tune uses")
-    ap.add_argument("--read-steps", type=int, default=160)
-    ap.add_argument("--read-lr", type=float, default=2e-3)
-    ap.add_argument("--memory-share", type=float, default=0.4,
-                    help="share of no-context questions about the SFT cast in the reading examples")
+    ap.add_argument("--reader-k", type=int, default=5, help="BM25 passages in the reader's prompt")
     args = ap.parse_args()
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    torch.set_num_threads(1)  # a shared 2-core machine: more threads only contend
 
     import minillm
     from minillm import hallucination as H
@@ -97,7 +92,7 @@ def main() -> None:
     )
     from minillm.evaluate import fact_candidates
     from minillm.rag import BM25, DenseIndex, recall_at_k
-    from minillm.zoo import course_people
+    from minillm.zoo import course_people, entry, model_dir
 
     t0 = time.perf_counter()
     minillm.seed_everything(0)
@@ -175,33 +170,67 @@ def main() -> None:
                 for q in qq]
 
     su0 = H.answer_scores(model, tok, world, unknown, prompts(unknown))
-    line(f"accuracy held-out, BM25 top-{args.k} in the prompt, no fine-tune", f"{su0.accuracy:.3f}")
-    # teach reading on people the model never read about that are not the test people, with
-    # the SFT cast's questions mixed in without context (it must keep answering from memory)
-    m_rag = copy.deepcopy(model)
-    test_ids = {p.id for p in people["held_in"] + people["held_out"]}
-    fresh = [p for p in world.train_people if p.id not in test_ids][: args.read_people]
-    read_rels = ["birth_city", "birth_year", "job", "color", "food"]
-    train = [world.qa(p, r, random.Random(p.id * 7 + j)) for p in fresh for j, r in enumerate(read_rels)]
-    memory = [world.qa(p, r) for p in people["qa"] for r in read_rels + ["pet"]]
-    ex = H.reading_examples(tok, world, train, bm, passages, ids, budget, k=args.train_k, memory_qas=memory,
-                            memory_share=args.memory_share)
-    t_ft = time.perf_counter()
-    H.finetune_examples(m_rag, ex, steps=args.read_steps, lr=args.read_lr)
-    t_ft = time.perf_counter() - t_ft
-    su1 = H.answer_scores(m_rag, tok, world, unknown, prompts(unknown))
-    sk1 = H.answer_scores(m_rag, tok, world, known, prompts(known))
-    sk2 = H.answer_scores(m_rag, tok, world, known)
-    line(f"reading fine-tune: {len(fresh)} unseen people, {len(ex)} examples, {args.read_steps} steps",
-         f"{t_ft:.0f} s of training")
-    line("accuracy held-in, BM25 retrieval, after the reading fine-tune", f"{sk1.accuracy:.3f}")
-    line("accuracy held-in, no retrieval, after the reading fine-tune (target >= 0.90)", f"{sk2.accuracy:.3f}",
-         sk2.accuracy >= 0.9)
-    line(f"accuracy held-out, BM25 top-{args.k}, after the reading fine-tune (target >= 0.80)",
-         f"{su1.accuracy:.3f}", su1.accuracy >= 0.8)
-    su5 = H.answer_scores(m_rag, tok, world, unknown, prompts(unknown, 5))
-    line("accuracy held-out, BM25 top-5, after the reading fine-tune", f"{su5.accuracy:.3f}")
-    # a wrong passage on purpose: the held-in people's true passage replaced by a false one
+    line(f"accuracy held-out, BM25 top-{args.k} in the prompt, chat model (no reading fine-tune)",
+         f"{su0.accuracy:.3f}")
+
+    # 5. the reader, a cached course model (minillm.hallucination.build_reader), with its own
+    # store: every person but the last 50 held-out people, of whom nothing is written
+    t_build = time.perf_counter()
+    reader, _ = minillm.pretrained("tinyworld-rag")
+    t_build = time.perf_counter() - t_build
+    info = json.loads((model_dir("tinyworld-rag") / "recipe.json").read_text())
+    line("reader load (build time if it was not cached)", f"{t_build:.0f} s now; recorded build "
+         f"{info['seconds']:.0f} s")
+    store = entry("tinyworld-rag").recipe["store"]
+    r_passages, r_ids, absent = H.reader_store(world, absent=store["absent"], seed=store["seed"])
+    r_index = BM25().index(r_passages, r_ids)
+    k = args.reader_k
+
+    def asked(qq, retrieval=True):
+        prompts_ = H.retrieved_prompts(qq, r_index, r_passages, r_ids, tok, budget, k) if retrieval else None
+        s_ = H.answer_scores(reader, tok, world, qq, prompts_)
+        return s_, H.said_idk(s_.replies)
+
+    absent_q = [world.qa(p, r) for p in absent[:n] for r in rels]
+    ru, ru_idk = asked(unknown)
+    rk, rk_idk = asked(known)
+    ra, ra_idk = asked(absent_q)
+    rk0, rk0_idk = asked(known, retrieval=False)
+    ru0, ru0_idk = asked(unknown, retrieval=False)
+    line(f"reader, held-out, BM25 top-{k} (target >= 0.80)", f"{ru.accuracy:.3f} (says I don't know "
+         f"{ru_idk.float().mean():.3f})", ru.accuracy >= 0.8)
+    line(f"reader, held-in, BM25 top-{k}", f"{rk.accuracy:.3f} (I don't know {rk_idk.float().mean():.3f})")
+    line("reader, held-in, no retrieval (chat model before: see the first line; must not collapse)",
+         f"{rk0.accuracy:.3f} (I don't know {rk0_idk.float().mean():.3f})")
+    line("reader, held-out, no retrieval", f"{ru0.accuracy:.3f} (I don't know {ru0_idk.float().mean():.3f})")
+    line(f"reader, people absent from the store, BM25 top-{k}: says I don't know",
+         f"{ra_idk.float().mean():.3f}")
+    # abstention with retrieval: questions about held-in, held-out and absent people; an answer
+    # counts as right when the reply is not "I don't know" and the fact is right (an answer
+    # about an absent person is always wrong); the reader abstains by saying "I don't know",
+    # and then by a confidence threshold chosen on the first half of the people of each group
+    correct = torch.cat([rk.correct & ~rk_idk, ru.correct & ~ru_idk, torch.zeros(len(absent_q), dtype=torch.bool)])
+    idk_all = torch.cat([rk_idk, ru_idk, ra_idk])
+    score = torch.where(idk_all, torch.zeros(len(idk_all), dtype=torch.float64),
+                        torch.cat([rk.confidence, ru.confidence, ra.confidence]))
+    groups = [len(known), len(unknown), len(absent_q)]
+    first = torch.cat([torch.arange(g) // len(rels) < (g // len(rels) + 1) // 2 for g in groups])
+    answered = ~idk_all[~first]
+    prec = correct[~first][answered].float().mean().item() if answered.any() else float("nan")
+    line("reader abstention, I don't know only: precision on answered",
+         f"{prec:.3f} at coverage {answered.float().mean():.3f}")
+    try:
+        thr = threshold_for_precision(score[first], correct[first], 0.95)
+    except ValueError:
+        thr = float("inf")
+    answered = (score[~first] >= thr) & (score[~first] > 0)
+    cov = answered.float().mean().item()
+    prec = correct[~first][answered].float().mean().item() if answered.any() else float("nan")
+    best = correct[~first].float().mean().item()
+    line("reader abstention, I don't know + confidence threshold (target precision >= 0.95)",
+         f"{prec:.3f} at coverage {cov:.3f} (threshold {thr:.3f}; the largest coverage with every answer right "
+         f"would be {best:.3f}: a third of the questions are about absent people)", prec >= 0.95 and cov > 0)
+    # a wrong document on purpose: held-in people's true birth passage replaced by a false one
     rng = random.Random(0)
     towns = [t.name for t in world.towns]
     fake_q = [world.qa(p, "birth_city") for p in people["no_qa"][:n]]
@@ -211,14 +240,15 @@ def main() -> None:
         lie = rng.choice([t for t in towns if t != true])
         lies.append(lie)
         fakes.append(H.context_prompt(q.question, [f"{world.people[q.person].name} was born in {lie}."], tok, budget))
-    sf = H.answer_scores(m_rag, tok, world, fake_q, fakes)
     cands = fact_candidates(world, "birth_city")
-    repeated = sum(cands[int(p)] == lie for p, lie in zip(sf.predicted, lies)) / len(lies)
-    line("a false passage in the prompt (held-in people): answers that repeat it", f"{repeated:.3f} "
-         f"(still true {sf.accuracy:.3f})")
+    for name, m in (("chat model", model), ("reader", reader)):
+        sf = H.answer_scores(m, tok, world, fake_q, fakes)
+        repeated = sum(cands[int(p)] == lie for p, lie in zip(sf.predicted, lies)) / len(lies)
+        line(f"a false passage in the prompt (held-in people), {name}: answers that repeat it",
+             f"{repeated:.3f} (still true {sf.accuracy:.3f})")
     line("retrieval section time", f"{time.perf_counter() - t_rag:.0f} s")
 
-    # 5. reversal curse on a tiny model
+    # 6. reversal curse on a tiny model
     tiny = [p for p in people["held_in"] if p.mother is not None][:40]
     mothers = [world.people[p.mother] for p in tiny]
     fwd_prompts = [f"{p.name}'s mother is" for p in tiny]

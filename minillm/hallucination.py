@@ -373,8 +373,8 @@ def reading_examples(tokenizer, world, qas, index, passages, ids, max_tokens: in
     by_id, of_person = _store_maps(passages, ids)
     out = []
     for q in qas:
-        shown = _answering_context(world, q, index, by_id, of_person, rng.choice(ks), rng)
-        out.append(_encode_turn(tokenizer, context_prompt(q.question, shown, tokenizer, max_tokens), q.answer))
+        shown, gold = _answering_context(world, q, index, by_id, of_person, rng.choice(ks), rng)
+        out.append(_encode_turn(tokenizer, _answering_prompt(q, shown, gold, tokenizer, max_tokens), q.answer))
     if memory:
         n_mem = round(len(out) * memory_share / (1 - memory_share))
         out += [_encode_turn(tokenizer, chat_prompt(q.question), q.answer)
@@ -404,7 +404,21 @@ def _answering_context(world, q, index, by_id, of_person, k: int, rng) -> list:
     if not any(t in gold for t in shown):
         shown[rng.randrange(len(shown))] = rng.choice(gold)
     rng.shuffle(shown)
-    return shown
+    return shown, gold
+
+
+def _answering_prompt(q, shown, gold, tokenizer, max_tokens: int) -> str:
+    """:func:`context_prompt` with passages dropped (not an answering one) until an answering
+    passage fits whole: a cut one would teach the model to answer what it cannot read."""
+    shown = list(shown)
+    while True:
+        prompt = context_prompt(q.question, shown, tokenizer, max_tokens)
+        if any(g in prompt for g in gold if g in shown) or len(shown) == 1:
+            return prompt
+        drop = next((i for i in range(len(shown) - 1, -1, -1) if shown[i] not in gold), None)
+        if drop is None:
+            return prompt
+        del shown[drop]
 
 
 def _foreign_context(world, q, index, by_id, k: int) -> list:
@@ -444,6 +458,16 @@ def retrieved_prompts(qas, index, passages, ids, tokenizer, max_tokens: int, k: 
             for q in qas]
 
 
+def said_idk(replies) -> torch.Tensor:
+    """Which replies are the assistant's :data:`IDK` (an abstention), a bool tensor ``(N,)``."""
+    if isinstance(replies, str) or not isinstance(replies, (list, tuple)):
+        raise InputTypeError(f"replies must be a list of strings, got {type(replies).__name__}")
+    bad = [r for r in replies if not isinstance(r, str)]
+    if bad:
+        raise InputTypeError(f"replies must hold strings, got {bad[0]!r:.40}")
+    return torch.tensor([r.strip().startswith(IDK[:-1]) for r in replies], dtype=torch.bool)
+
+
 def reader_examples(tokenizer, world, index, passages, ids, max_tokens: int, *, read_qas, memory_qas=(),
                     absent_qas=(), unknown_qas=(), k=(1, 2, 3, 4), seed: int = 0) -> list:
     """The data mix of chapter 8's reader (``minillm.pretrained("tinyworld-rag")``), shuffled.
@@ -480,8 +504,10 @@ def reader_examples(tokenizer, world, index, passages, ids, max_tokens: int, *, 
                                                                                  max_tokens)
         return _encode_turn(tokenizer, prompt, answer)
 
-    out = [turn(q, _answering_context(world, q, index, by_id, of_person, rng.choice(ks), rng), q.answer)
-           for q in read]
+    out = []
+    for q in read:
+        shown, gold = _answering_context(world, q, index, by_id, of_person, rng.choice(ks), rng)
+        out.append(_encode_turn(tokenizer, _answering_prompt(q, shown, gold, tokenizer, max_tokens), q.answer))
     out += [turn(q, None, q.answer) for q in memory]
     for q in absent:
         context = _foreign_context(world, q, index, by_id, rng.choice(ks))
@@ -737,5 +763,5 @@ def choice_accuracy(model, tokenizer, prompts, candidates, answers) -> torch.Ten
 __all__ = ["MARKERS", "IDK", "CONTEXT_TEMPLATE", "AnswerScores", "answer_scores", "parse_reply",
            "passage_store", "relevant_passages", "embed_texts", "context_prompt", "context_examples",
            "idk_examples", "lora_finetune", "reading_examples", "reader_examples", "reader_store",
-           "retrieved_prompts", "build_reader", "finetune_examples", "idk_probability", "fact_documents", "train_tiny",
+           "retrieved_prompts", "build_reader", "said_idk", "finetune_examples", "idk_probability", "fact_documents", "train_tiny",
            "choice_accuracy", "candidate_logprobs", "FACT_PROMPTS"]

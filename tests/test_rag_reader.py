@@ -149,3 +149,12 @@ def test_the_reader_entry_names_a_real_builder():
     e = zoo.entry("tinyworld-rag")
     assert e.base == "tinyworld-chat" and e.build == "minillm.hallucination:build_reader"
     assert callable(H.build_reader)
+
+
+def test_said_idk_reads_abstentions():
+    got = H.said_idk([" I don't know.", "I don't know", " Ann Bo was born in Stahaven.", " I do not know", ""])
+    assert got.tolist() == [True, True, False, False, False]
+    with pytest.raises(TypeError, match="replies"):
+        H.said_idk(" I don't know.")
+    with pytest.raises(TypeError, match="replies"):
+        H.said_idk([None])
