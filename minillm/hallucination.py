@@ -16,6 +16,10 @@ dense search, prompt assembly) and :mod:`minillm.calibration` (ECE, temperature,
 - :func:`context_prompt`: the chat prompt with retrieved passages before the question, within
   the model's context; :func:`context_examples` and :func:`lora_finetune` teach the assistant,
   cheaply, to read it; :func:`idk_examples` teach it to say :data:`IDK`.
+- the reader, ``minillm.pretrained("tinyworld-rag")``: :func:`build_reader` fully fine-tunes the
+  chat model on :func:`reader_examples` (questions with BM25 passages, questions from memory,
+  "I don't know" when the passages are about someone else) over :func:`reader_store`;
+  :func:`retrieved_prompts` asks it, :func:`said_idk` reads its abstentions.
 - :func:`fact_documents` and :func:`train_tiny`: a tiny corpus where each person's facts appear
   a chosen number of times, optionally with reversed parent sentences, and a tiny GPT trained
   on it in seconds (knowledge frequency and the reversal curse).
