@@ -16,6 +16,10 @@ dense search, prompt assembly) and :mod:`minillm.calibration` (ECE, temperature,
 - :func:`context_prompt`: the chat prompt with retrieved passages before the question, within
   the model's context; :func:`context_examples` and :func:`lora_finetune` teach the assistant,
   cheaply, to read it; :func:`idk_examples` teach it to say :data:`IDK`.
+- the reader, ``minillm.pretrained("tinyworld-rag")``: :func:`build_reader` fully fine-tunes the
+  chat model on :func:`reader_examples` (questions with BM25 passages, questions from memory,
+  "I don't know" when the passages are about someone else) over :func:`reader_store`;
+  :func:`retrieved_prompts` asks it, :func:`said_idk` reads its abstentions.
 - :func:`fact_documents` and :func:`train_tiny`: a tiny corpus where each person's facts appear
   a chosen number of times, optionally with reversed parent sentences, and a tiny GPT trained
   on it in seconds (knowledge frequency and the reversal curse).
@@ -370,28 +374,212 @@ def reading_examples(tokenizer, world, qas, index, passages, ids, max_tokens: in
     memory_share = check_float("memory_share", memory_share, 0.0, 1.0, exclusive_maximum=True)
     memory = _check_qas(memory_qas, any_relation=True) if len(memory_qas) else []
     rng = random.Random(seed)
-    by_id = dict(zip(ids, passages))
-    of_person: dict = {}
-    for i, text in zip(ids, passages):
-        of_person.setdefault(i[0], []).append(text)
+    by_id, of_person = _store_maps(passages, ids)
     out = []
     for q in qas:
-        person = world.people[q.person]
-        shown = [by_id[i] for i, _ in index.search(q.question, rng.choice(ks))]
-        gold = [t for t in of_person.get(person.id, ()) if person.name in t
-                and all(re.search(rf"\b{re.escape(a)}\b", t) for a in q.answers)]
-        if not gold:
-            raise ValueError(f"no passage answers {q.question!r}; put {person.name}'s biography in the store")
-        if not any(t in gold for t in shown):
-            shown[rng.randrange(len(shown))] = rng.choice(gold)
-        rng.shuffle(shown)
-        out.append(_encode_turn(tokenizer, context_prompt(q.question, shown, tokenizer, max_tokens), q.answer))
+        shown, gold = _answering_context(world, q, index, by_id, of_person, rng.choice(ks), rng)
+        out.append(_encode_turn(tokenizer, _answering_prompt(q, shown, gold, tokenizer, max_tokens), q.answer))
     if memory:
         n_mem = round(len(out) * memory_share / (1 - memory_share))
         out += [_encode_turn(tokenizer, chat_prompt(q.question), q.answer)
                 for q in (memory[j % len(memory)] for j in range(n_mem))]
     rng.shuffle(out)
     return out
+
+
+def _store_maps(passages, ids) -> tuple[dict, dict]:
+    """``(by_id, of_person)``: passage text by id, and each person id's passages."""
+    by_id = dict(zip(ids, passages))
+    of_person: dict = {}
+    for i, text in zip(ids, passages):
+        of_person.setdefault(i[0], []).append(text)
+    return by_id, of_person
+
+
+def _answering_context(world, q, index, by_id, of_person, k: int, rng) -> list:
+    """BM25's top ``k`` passages for ``q`` with an answering one put in place of a random one
+    when the search missed them all, in a random order."""
+    person = world.people[q.person]
+    shown = [by_id[i] for i, _ in index.search(q.question, k)]
+    gold = [t for t in of_person.get(person.id, ()) if person.name in t
+            and all(re.search(rf"\b{re.escape(a)}\b", t) for a in q.answers)]
+    if not gold:
+        raise ValueError(f"no passage answers {q.question!r}; put {person.name}'s biography in the store")
+    if not any(t in gold for t in shown):
+        shown[rng.randrange(len(shown))] = rng.choice(gold)
+    rng.shuffle(shown)
+    return shown, gold
+
+
+def _answering_prompt(q, shown, gold, tokenizer, max_tokens: int) -> str:
+    """:func:`context_prompt` with passages dropped (not an answering one) until an answering
+    passage fits whole: a cut one would teach the model to answer what it cannot read."""
+    shown = list(shown)
+    while True:
+        prompt = context_prompt(q.question, shown, tokenizer, max_tokens)
+        if any(g in prompt for g in gold if g in shown) or len(shown) == 1:
+            return prompt
+        drop = next((i for i in range(len(shown) - 1, -1, -1) if shown[i] not in gold), None)
+        if drop is None:
+            return prompt
+        del shown[drop]
+
+
+def _foreign_context(world, q, index, by_id, k: int) -> list:
+    """BM25's top ``k`` passages for ``q`` among those *not* about its person (what a store that
+    never heard of the person returns: other people who share a name part, a town, a word)."""
+    person = world.people[q.person]
+    hits = index.search(q.question, k + 40)
+    return [by_id[i] for i, _ in hits if i[0] != person.id and person.name not in by_id[i]][:k]
+
+
+# --- the reader: a course model that answers from retrieved passages (chapter 8) ---------------
+
+
+def reader_store(world, *, absent: int = 50, seed: int = 0):
+    """The document store of chapter 8's reader: :func:`passage_store` of every person of
+    ``world`` except the last ``absent`` of ``world.held_out``, of whom nothing is written
+    anywhere (a question about them has no answer in the store: the reader should say
+    :data:`IDK`). Returns ``(passages, ids, absent_people)``."""
+    absent = check_int("absent", absent, 0)
+    if absent >= len(world.held_out):
+        raise ValueError(f"absent={absent} must be smaller than the {len(world.held_out)} held-out people")
+    gone = world.held_out[len(world.held_out) - absent:] if absent else []
+    gone_ids = {p.id for p in gone}
+    passages, ids = passage_store(world, [p for p in world.people if p.id not in gone_ids], seed=seed)
+    return passages, ids, list(gone)
+
+
+def retrieved_prompts(qas, index, passages, ids, tokenizer, max_tokens: int, k: int = 3) -> list[str]:
+    """The context prompts of ``qas`` with ``index.search(question, k)``'s passages, best first
+    (:func:`context_prompt`): what the reader is asked at test time."""
+    qas = _check_qas(qas, any_relation=True)
+    if not hasattr(index, "search"):
+        raise InputTypeError(f"index must be a BM25 (or any object with .search(query, k)), got {type(index).__name__}")
+    k = check_int("k", k, 1)
+    by_id = dict(zip(ids, passages))
+    return [context_prompt(q.question, [by_id[i] for i, _ in index.search(q.question, k)], tokenizer, max_tokens)
+            for q in qas]
+
+
+def said_idk(replies) -> torch.Tensor:
+    """Which replies are the assistant's :data:`IDK` (an abstention), a bool tensor ``(N,)``."""
+    if isinstance(replies, str) or not isinstance(replies, (list, tuple)):
+        raise InputTypeError(f"replies must be a list of strings, got {type(replies).__name__}")
+    bad = [r for r in replies if not isinstance(r, str)]
+    if bad:
+        raise InputTypeError(f"replies must hold strings, got {bad[0]!r:.40}")
+    return torch.tensor([r.strip().startswith(IDK[:-1]) for r in replies], dtype=torch.bool)
+
+
+def reader_examples(tokenizer, world, index, passages, ids, max_tokens: int, *, read_qas, memory_qas=(),
+                    absent_qas=(), unknown_qas=(), k=(1, 2, 3, 4), seed: int = 0) -> list:
+    """The data mix of chapter 8's reader (``minillm.pretrained("tinyworld-rag")``), shuffled.
+
+    - ``read_qas``: with BM25's top ``k`` passages (``k`` drawn from the list for each example),
+      one that answers the question always among them (:func:`reading_examples`), answered
+      with the true sentence. Ask about people the model never read about, so that the
+      context is the only way to the answer, and about people it knows, so that it reads
+      for them too.
+    - ``memory_qas``: no context, answered from memory (the SFT data), so the reader keeps its
+      facts when nothing is retrieved.
+    - ``absent_qas``: with the top ``k`` passages about *other* people (the store knows nothing
+      of the person), answered :data:`IDK`.
+    - ``unknown_qas``: no context about a person the model never read about, answered :data:`IDK`.
+
+    Each example is ``(ids, targets)`` with the loss on the reply only.
+    """
+    read = _check_qas(read_qas, any_relation=True)
+    memory = _check_qas(memory_qas, any_relation=True) if len(memory_qas) else []
+    absent = _check_qas(absent_qas, any_relation=True) if len(absent_qas) else []
+    unknown = _check_qas(unknown_qas, any_relation=True) if len(unknown_qas) else []
+    if not hasattr(index, "search"):
+        raise InputTypeError(f"index must be a BM25 (or any object with .search(query, k)), got {type(index).__name__}")
+    if isinstance(passages, str) or len(passages) != len(ids):
+        raise ValueError(f"passages and ids must be lists of the same length, got {len(passages)} and {len(ids)}")
+    ks = [check_int("k", x, 1) for x in (k if isinstance(k, (list, tuple)) else [k])]
+    if not ks:
+        raise ValueError("k is an empty list; give an int >= 1 or a list of them")
+    rng = random.Random(check_int("seed", seed, 0))
+    by_id, of_person = _store_maps(passages, ids)
+
+    def turn(q, context, answer):
+        prompt = chat_prompt(q.question) if context is None else context_prompt(q.question, context, tokenizer,
+                                                                                 max_tokens)
+        return _encode_turn(tokenizer, prompt, answer)
+
+    out = []
+    for q in read:
+        shown, gold = _answering_context(world, q, index, by_id, of_person, rng.choice(ks), rng)
+        out.append(_encode_turn(tokenizer, _answering_prompt(q, shown, gold, tokenizer, max_tokens), q.answer))
+    out += [turn(q, None, q.answer) for q in memory]
+    for q in absent:
+        context = _foreign_context(world, q, index, by_id, rng.choice(ks))
+        if not context:
+            raise ValueError(f"the store holds no passage about anyone but the person of {q.question!r}")
+        out.append(turn(q, context, IDK))
+    out += [turn(q, None, IDK) for q in unknown]
+    rng.shuffle(out)
+    return out
+
+
+def _varied_qas(world, people, relations, seed: int) -> list:
+    """One question per person and relation, each phrasing drawn at random."""
+    return [world.qa(p, r, random.Random(seed * 1_000_003 + p.id * 31 + j))
+            for p in people for j, r in enumerate(relations)]
+
+
+def build_reader(e, folder, base_folder, progress: bool) -> dict:
+    """Builder of ``"tinyworld-rag"``: the chat model fully fine-tuned to read retrieved
+    passages (:func:`reader_examples`) and to say :data:`IDK` when it cannot know.
+
+    The recipe's ``"read"`` section says how many people of each kind the mix asks about: the
+    training people the base never read about (``fresh``; the cast and the held-out people are
+    never in the training mix, except the SFT half of the cast, asked with passages and from
+    memory); the ``"train"`` section sets :func:`finetune_examples`. Returns the training
+    figures and a small evaluation (held-out people with BM25 passages).
+    """
+    import time
+
+    from .rag import BM25
+    from .utils import seed_everything
+    from .zoo import course_people, load_model_dir
+
+    start = time.perf_counter()
+    seed_everything(0)
+    model, tok = load_model_dir(base_folder)
+    people = course_people(e.base)
+    world = people["world"]
+    r, t = e.recipe["read"], e.recipe["train"]
+    passages, ids, _ = reader_store(world, absent=e.recipe["store"]["absent"], seed=e.recipe["store"]["seed"])
+    index = BM25().index(passages, ids)
+    budget = model.config.block_size - r["answer_tokens"]
+    cast_ids = {p.id for p in people["held_in"]}
+    fresh = [p for p in world.train_people if p.id not in cast_ids]
+    n_read, n_absent, n_unknown = r["fresh"], r["absent"], r["unknown"]
+    if n_read + n_absent + n_unknown > len(fresh):
+        raise ValueError(f"the recipe asks for {n_read + n_absent + n_unknown} fresh people; the world has {len(fresh)}")
+    rels = r["relations"]
+    groups = {
+        "read_qas": _varied_qas(world, fresh[:n_read], rels, 1) + _varied_qas(world, people["qa"], rels, 2),
+        "memory_qas": _varied_qas(world, people["qa"], r["memory_relations"], 3) * r["memory_repeats"],
+        "absent_qas": _varied_qas(world, fresh[n_read: n_read + n_absent], rels, 4),
+        "unknown_qas": _varied_qas(world, fresh[n_read + n_absent: n_read + n_absent + n_unknown], rels, 5),
+    }
+    examples = reader_examples(tok, world, index, passages, ids, budget, k=r["k"], **groups)
+    prep = time.perf_counter() - start
+    losses = finetune_examples(model, examples, steps=t["steps"], lr=t["lr"], batch_size=t["batch_size"],
+                               warmup=t["warmup"])
+    model.cpu().eval()
+    model.save(folder)
+    tok.save(folder / "tokenizer.json")
+    ev = e.recipe.get("eval", {})
+    test = [world.qa(p, q) for p in people["held_out"][: ev.get("people", 10)] for q in MARKERS]
+    s = answer_scores(model, tok, world, test, retrieved_prompts(test, index, passages, ids, tok, budget,
+                                                                 ev.get("k", 3)))
+    return {"examples": {kk: len(v) for kk, v in groups.items()}, "n_examples": len(examples),
+            "prep_seconds": round(prep, 1), "first_loss": round(losses[0], 4), "last_loss": round(
+                sum(losses[-20:]) / len(losses[-20:]), 4), "held_out_bm25_accuracy": round(s.accuracy, 4)}
 
 
 def finetune_examples(model, examples, *, steps: int = 200, lr: float = 1e-3, batch_size: int = 32,
@@ -578,5 +766,6 @@ def choice_accuracy(model, tokenizer, prompts, candidates, answers) -> torch.Ten
 
 __all__ = ["MARKERS", "IDK", "CONTEXT_TEMPLATE", "AnswerScores", "answer_scores", "parse_reply",
            "passage_store", "relevant_passages", "embed_texts", "context_prompt", "context_examples",
-           "idk_examples", "lora_finetune", "reading_examples", "finetune_examples", "idk_probability", "fact_documents", "train_tiny",
+           "idk_examples", "lora_finetune", "reading_examples", "reader_examples", "reader_store",
+           "retrieved_prompts", "build_reader", "said_idk", "finetune_examples", "idk_probability", "fact_documents", "train_tiny",
            "choice_accuracy", "candidate_logprobs", "FACT_PROMPTS"]
