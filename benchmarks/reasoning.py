@@ -1,8 +1,9 @@
 """Benchmark: arithmetic word problems answered directly, with a scratchpad, with a calculator
 tool, and by self-consistency, at 2, 3 and 4 digits (chapter 12; issue 15's reasoning lines).
 
-The model is chapter 12's cached character-level arithmetic model (:func:`minillm.reasoning.
-arithmetic_model`; trained once with :data:`minillm.reasoning.RECIPE` if it is not cached). For
+The model is chapter 12's cached character-level arithmetic model, the zoo entry ``"arithmetic"``
+(:func:`minillm.reasoning.arithmetic_model`, i.e. ``minillm.pretrained("arithmetic")``; built
+once with :data:`minillm.reasoning.RECIPE` by ``make models`` if it is not cached). For
 each number of digits, ``--n`` held-out problems (no ``(a, b)`` pair of the training set) are
 answered:
 

@@ -129,7 +129,7 @@ MODELS: dict[str, Entry] = {
     "arithmetic": Entry(
         version=2,
         recipe={"world_seed": 0, "data_seed": 1, "n_train": 30000, "digits": (1, 2, 3, 4),
-                "n_layer": 2, "n_embd": 96, "n_head": 4, "block_size": 192, "pos": "rope",
+                "n_layer": 3, "n_embd": 96, "n_head": 4, "block_size": 192, "pos": "rope",
                 "stages": ((1500, 4e-3, 50), (1500, 3e-3, 20)), "batch_size": 32, "seed": 0},
         build="minillm.reasoning:build_arithmetic",
         minutes=8.0,
