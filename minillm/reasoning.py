@@ -236,12 +236,33 @@ def solve(model, tokenizer, problems: Sequence[ArithmeticProblem], mode: str, *,
         room = model.config.block_size - max(len(tokenizer.encode(p)) for p in chunk)
         n_new = min(max_new_tokens, room)  # never past the context
         if mode == "tool" and tool:
-            texts += generate_with_tools(model, tokenizer, chunk, max_new_tokens=n_new,
+            texts += generate_with_tools(model, tokenizer, chunk, max_new_tokens=n_new, tool=tool_for(tokenizer),
                                          temperature=temperature, stop="\n", generator=gen)
         else:
             texts += generate(model, chunk, tokenizer, max_new_tokens=n_new,
                               temperature=temperature, stop="\n", generator=gen).text
     return [texts[j * samples:(j + 1) * samples] for j in range(len(problems))]
+
+
+def tool_for(tokenizer):
+    """The calculator :func:`solve` gives the model: :func:`minillm.tools.calculator`, its text
+    cut to the characters ``tokenizer`` knows when it is a character tokenizer (chapter 12.3).
+
+    A malformed call gets an ``"error: ..."`` text that may quote characters outside
+    :data:`ALPHABET` (``'``, ``(``); pasted into the context, they could not be encoded. Other
+    tokenizers encode any text, so they get the calculator unchanged (``None``: the default).
+    """
+    from .tools import calculator
+
+    chars = getattr(tokenizer, "chars", None)
+    if chars is None:
+        return None
+    known = set(chars)
+
+    def tool(expr: str) -> str:
+        return "".join(c for c in calculator(expr) if c in known)
+
+    return tool
 
 
 def accuracy(problems: Sequence[ArithmeticProblem], answers: Sequence[Sequence[str]], vote: int | None = None) -> float:

@@ -313,3 +313,19 @@ def test_char_tokenizer_file_round_trip_and_bad_files(tmp_path):
         CharTokenizer.load(tmp_path / "bad.json")
     with pytest.raises(FileNotFoundError, match="no tokenizer file"):
         CharTokenizer.load(tmp_path / "missing.json")
+
+
+def test_tool_for_keeps_the_calculators_text_encodable():
+    """A malformed call's error text quotes characters a char tokenizer lacks; the tool that
+    ``solve`` uses drops them, so the text pasted into the context always encodes."""
+    from minillm.reasoning import tool_for
+    from minillm.tools import calculator
+
+    tok = char_tokenizer()
+    raw = calculator("__import__('os')")
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        tok.encode(raw)
+    safe = tool_for(tok)("__import__('os')")
+    assert safe.startswith("error") and "'" not in safe and tok.encode(safe)
+    assert tool_for(tok)("4821+3977") == "8798"
+    assert tool_for(ByteTokenizer()) is None
