@@ -132,7 +132,7 @@ MODELS: dict[str, Entry] = {
                 "n_layer": 3, "n_embd": 96, "n_head": 4, "block_size": 192, "pos": "rope",
                 "stages": ((1500, 4e-3, 50), (1500, 3e-3, 20)), "batch_size": 32, "seed": 0},
         build="minillm.reasoning:build_arithmetic",
-        minutes=8.0,
+        minutes=10.0,
         description="chapter 12's arithmetic model: addition word problems, scratchpads, a calculator tool",
     ),
 }
