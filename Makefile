@@ -37,11 +37,10 @@ lab: $(STAMP)  ## set up, then open the course in JupyterLab at chapter 0
 
 # The course's cached models (chapters 4-12) are built once, before the tests, with every core
 # (the tests themselves may run one thread per worker); later runs find them in the cache.
-# Chapter 12's arithmetic model is cached by minillm.reasoning (not a zoo entry yet), so it is built
-# here too: opening chapter 12 (or testing it) without it would train it inside the notebook.
+# Chapter 12's arithmetic model is one of them (the zoo entry "arithmetic"): opening chapter 12 (or
+# testing it) without it would train it inside the notebook.
 models: $(STAMP)  ## build the course's cached models that are missing (minillm models --build)
 	env -u OMP_NUM_THREADS -u MKL_NUM_THREADS $(PY) -m minillm models --build
-	env -u OMP_NUM_THREADS -u MKL_NUM_THREADS $(PY) -c "from minillm.reasoning import arithmetic_model; arithmetic_model()"
 
 # MINILLM_OFFLINE=1: tests never download (online, chapter 3 would otherwise fetch GPT-2, over 500 MB).
 test: $(STAMP) models  ## set up, build the course models once, then run every test: package, manifest, exercises, notebooks, book

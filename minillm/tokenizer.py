@@ -292,6 +292,47 @@ class CharTokenizer(Tokenizer):
                 "train on text that contains it, or use ByteTokenizer, which covers every character"
             ) from None
 
+    #: the ``"type"`` field of a saved CharTokenizer (a BPE ``tokenizer.json`` has none at the top)
+    FILE_TYPE = "minillm.CharTokenizer"
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``{"type": "minillm.CharTokenizer", "chars": [...]}`` as JSON (atomically); a
+        folder path gets ``tokenizer.json`` inside it (chapter 12's model folder)."""
+        from .utils import check_output_dir
+
+        path = Path(path)
+        if path.is_dir():
+            path = path / "tokenizer.json"
+        check_output_dir(path.parent, "the tokenizer's folder")
+        with atomic_write(path, "w") as f:
+            json.dump({"type": self.FILE_TYPE, "chars": self.chars}, f, ensure_ascii=False, indent=1)
+        return path
+
+    @classmethod
+    def is_char_file(cls, path: str | os.PathLike) -> bool:
+        """True when ``path`` is a JSON file written by :meth:`save` (False for anything else)."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return False
+        return isinstance(data, dict) and data.get("type") == cls.FILE_TYPE
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CharTokenizer:
+        """Read a file written by :meth:`save` (a folder path reads ``tokenizer.json`` inside it)."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "tokenizer.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no tokenizer file at {path}; save one with CharTokenizer.save(path)")
+        if not cls.is_char_file(path):
+            raise ValueError(f"{path} is not a CharTokenizer file: expected JSON with \"type\": "
+                             f"{cls.FILE_TYPE!r} and a list \"chars\" (write one with CharTokenizer.save)")
+        chars = json.loads(path.read_text(encoding="utf-8")).get("chars")
+        if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+            raise ValueError(f"{path}: \"chars\" must be a list of single characters")
+        return cls(chars)
+
 
 class ByteTokenizer(Tokenizer):
     """One id per UTF-8 byte: 256 ids, id = byte value (chapter 1.3). Nothing to train.

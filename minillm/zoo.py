@@ -192,6 +192,19 @@ MODELS: dict[str, Entry] = {
         minutes=2.0,
         description="chapter 8's reader: the assistant fine-tuned to answer from retrieved passages",
     ),
+    # chapter 12's arithmetic model: a character-level GPT trained from scratch on addition word
+    # problems in three formats (direct, scratchpad, calculator tool); its tokenizer is
+    # minillm.reasoning.char_tokenizer(), one token per digit. Bar (issue 15,
+    # benchmarks/reasoning.py): with the calculator, at least 0.95 right at 4 digits.
+    "arithmetic": Entry(
+        version=2,
+        recipe={"world_seed": 0, "data_seed": 1, "n_train": 30000, "digits": (1, 2, 3, 4),
+                "n_layer": 3, "n_embd": 96, "n_head": 4, "block_size": 192, "pos": "rope",
+                "stages": ((1500, 4e-3, 50), (1500, 3e-3, 20)), "batch_size": 32, "seed": 0},
+        build="minillm.reasoning:build_arithmetic",
+        minutes=10.0,
+        description="chapter 12's arithmetic model: addition word problems, scratchpads, a calculator tool",
+    ),
 }
 
 
@@ -256,11 +269,14 @@ def pretrained(name: str = "tinyworld", *, device=None, progress: bool = True) -
 def load_model_dir(folder, device=None) -> Pretrained:
     """Load a model folder (``model.safetensors``, ``config.json``, ``tokenizer.json``).
 
+    ``tokenizer.json`` is a byte-level BPE tokenizer (HF format) or, for chapter 12's
+    arithmetic model, a :class:`minillm.tokenizer.CharTokenizer`'s file.
+
     Works for the cached course models and for the ``--out`` folder of ``minillm pretrain``.
     The model comes back in eval mode.
     """
     from .model import GPT
-    from .tokenizer import BPETokenizer
+    from .tokenizer import BPETokenizer, CharTokenizer
 
     if not isinstance(folder, (str, os.PathLike)):
         raise InputTypeError(f"folder must be a model folder path (str or Path), got {folder!r}")
@@ -272,7 +288,10 @@ def load_model_dir(folder, device=None) -> Pretrained:
         raise FileNotFoundError(f"{folder / 'tokenizer.json'} not found; give the --out folder of "
                                 "a finished `minillm pretrain` run")
     model = GPT.load(folder, device=device).eval()
-    tokenizer = BPETokenizer.load(folder / "tokenizer.json")
+    if CharTokenizer.is_char_file(folder / "tokenizer.json"):  # chapter 12's character-level model
+        tokenizer = CharTokenizer.load(folder / "tokenizer.json")
+    else:
+        tokenizer = BPETokenizer.load(folder / "tokenizer.json")
     if tokenizer.vocab_size > model.config.vocab_size:
         raise ValueError(f"{folder / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model in "
                          f"{folder} has vocab_size={model.config.vocab_size}; the two files come from "

@@ -265,3 +265,67 @@ def test_train_and_compare_formats_tiny(world):
     assert all(0.0 <= row[1] <= 1.0 for row in acc.values())
     with pytest.raises(ValueError, match="unknown recipe keys \\['layers'\\]"):
         train_arithmetic_model(layers=3)
+
+
+def test_arithmetic_zoo_entry_builds_and_loads_a_tiny_recipe(tmp_path, monkeypatch):
+    """The zoo builder writes a folder that ``pretrained`` (and ``load_model_dir``) loads with
+    the character tokenizer, and ``arithmetic_model`` is a wrapper over the same cache."""
+    import dataclasses
+
+    import minillm.reasoning as r
+    import minillm.zoo as z
+    from minillm.tokenizer import CharTokenizer
+
+    monkeypatch.setenv("MINILLM_CACHE", str(tmp_path))
+    tiny = {**r.RECIPE, "n_train": 64, "stages": ((3, 1e-3, 1),), "batch_size": 4, "n_embd": 32,
+            "n_layer": 1}
+    monkeypatch.setitem(z.MODELS, "arithmetic", dataclasses.replace(z.MODELS["arithmetic"], recipe=tiny))
+    monkeypatch.setattr(r, "RECIPE", tiny)
+    model, tok = r.arithmetic_model(progress=False)
+    folder = z.model_dir("arithmetic")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json", "model.safetensors", "recipe.json", "tokenizer.json"]
+    assert isinstance(tok, CharTokenizer) and tok.chars == char_tokenizer().chars
+    assert model.config.n_layer == 1 and model.config.vocab_size == tok.vocab_size and not model.training
+    again, tok2 = z.load_model_dir(folder)
+    assert tok2.chars == tok.chars
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+    info = z.json.loads((folder / "recipe.json").read_text())
+    assert info["name"] == "arithmetic" and info["recipe"]["n_train"] == 64 and math.isfinite(info["final_loss"])
+    with pytest.raises(ValueError, match="from scratch"):
+        r.build_arithmetic(z.MODELS["arithmetic"], tmp_path / "x", tmp_path, False)
+
+
+def test_char_tokenizer_file_round_trip_and_bad_files(tmp_path):
+    from minillm.tokenizer import BPETokenizer, CharTokenizer
+
+    tok = char_tokenizer()
+    path = tok.save(tmp_path)
+    assert path == tmp_path / "tokenizer.json" and CharTokenizer.is_char_file(path)
+    back = CharTokenizer.load(tmp_path)
+    assert back.chars == tok.chars and back.encode("12+34") == tok.encode("12+34")
+    bpe = BPETokenizer().train("abc abc abd " * 20, 265)
+    assert not CharTokenizer.is_char_file(bpe.save(tmp_path / "bpe.json"))
+    with pytest.raises(ValueError, match="not a CharTokenizer file"):
+        CharTokenizer.load(tmp_path / "bpe.json")
+    (tmp_path / "bad.json").write_text('{"type": "minillm.CharTokenizer", "chars": ["ab", 3]}')
+    with pytest.raises(ValueError, match="list of single characters"):
+        CharTokenizer.load(tmp_path / "bad.json")
+    with pytest.raises(FileNotFoundError, match="no tokenizer file"):
+        CharTokenizer.load(tmp_path / "missing.json")
+
+
+def test_tool_for_keeps_the_calculators_text_encodable():
+    """A malformed call's error text quotes characters a char tokenizer lacks; the tool that
+    ``solve`` uses drops them, so the text pasted into the context always encodes."""
+    from minillm.reasoning import tool_for
+    from minillm.tools import calculator
+
+    tok = char_tokenizer()
+    raw = calculator("__import__('os')")
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        tok.encode(raw)
+    safe = tool_for(tok)("__import__('os')")
+    assert safe.startswith("error") and "'" not in safe and tok.encode(safe)
+    assert tool_for(tok)("4821+3977") == "8798"
+    assert tool_for(ByteTokenizer()) is None
