@@ -180,11 +180,19 @@ def security(args) -> None:
 
 # ---- REASONING (chapter 12): to be added here by the reasoning helper ------------------------------
 def reasoning(args) -> None:
-    """Chapter 12's bars (arithmetic direct / scratchpad / tool / self-consistency at 2-4 digits).
+    """Chapter 12's bars: arithmetic accuracy direct / scratchpad / tool / self-consistency at 2, 3
+    and 4 digits, with the target line for the tool at 4 digits. The measurement lives in
+    ``benchmarks/reasoning.py`` (its docstring records the recipe search); this runs it."""
+    import importlib.util
+    from pathlib import Path
 
-    Not written yet: ``benchmarks/reasoning.py`` measures them for now.
-    """
-    print("reasoning: not part of this script yet (see benchmarks/reasoning.py)")
+    spec = importlib.util.spec_from_file_location("bench_reasoning", Path(__file__).with_name("reasoning.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    print("== reasoning (chapter 12)")
+    bench.main(["--digits", "2", "3", "4"] + (["--n", str(args.reasoning_n)] if args.reasoning_n else []))
+
+
 # ---- end of the REASONING part ----------------------------------------------------------------------
 
 
@@ -194,11 +202,16 @@ def main() -> None:
     ap.add_argument("--tolerance", type=float, default=1.0, help="bits of noise allowed in the monotone rise")
     ap.add_argument("--injection-people", type=int, default=25, help="test people (4 questions each)")
     ap.add_argument("--skip-poisoning", action="store_true")
+    ap.add_argument("--reasoning-n", type=int, default=None, help="arithmetic problems per number of digits")
+    ap.add_argument("--skip-reasoning", action="store_true")
+    ap.add_argument("--skip-security", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     t0 = time.perf_counter()
-    security(args)
-    reasoning(args)
+    if not args.skip_security:
+        security(args)
+    if not args.skip_reasoning:
+        reasoning(args)
     line("total time", f"{time.perf_counter() - t0:.0f} s")
 
 
