@@ -343,6 +343,19 @@ def context_examples(tokenizer, world, qas, passages_for, max_tokens: int, *, di
     return out
 
 
+def _check_store_args(index, passages, ids, k) -> list[int]:
+    """Check a retrieval store (``index`` with ``.search``, ``passages`` and their person ``ids``)
+    and ``k`` (an int or a list of ints >= 1); returns ``k`` as a list."""
+    if not hasattr(index, "search"):
+        raise InputTypeError(f"index must be a BM25 (or any object with .search(query, k)), got {type(index).__name__}")
+    if isinstance(passages, str) or len(passages) != len(ids):
+        raise ValueError(f"passages and ids must be lists of the same length, got {len(passages)} and {len(ids)}")
+    ks = [check_int("k", x, 1) for x in (k if isinstance(k, (list, tuple)) else [k])]
+    if not ks:
+        raise ValueError("k is an empty list; give an int >= 1 or a list of them")
+    return ks
+
+
 def reading_examples(tokenizer, world, qas, index, passages, ids, max_tokens: int, *, k=5,
                      memory_qas=(), memory_share: float = 0.25, seed: int = 0) -> list:
     """Examples that teach an assistant to *read* its context (chapter 8's retrieval fine-tune).
@@ -364,13 +377,7 @@ def reading_examples(tokenizer, world, qas, index, passages, ids, max_tokens: in
     still picks the wrong one.)
     """
     qas = _check_qas(qas, any_relation=True)
-    if not hasattr(index, "search"):
-        raise InputTypeError(f"index must be a BM25 (or any object with .search(query, k)), got {type(index).__name__}")
-    if isinstance(passages, str) or len(passages) != len(ids):
-        raise ValueError(f"passages and ids must be lists of the same length, got {len(passages)} and {len(ids)}")
-    ks = [check_int("k", x, 1) for x in (k if isinstance(k, (list, tuple)) else [k])]
-    if not ks:
-        raise ValueError("k is an empty list; give an int >= 1 or a list of them")
+    ks = _check_store_args(index, passages, ids, k)
     memory_share = check_float("memory_share", memory_share, 0.0, 1.0, exclusive_maximum=True)
     memory = _check_qas(memory_qas, any_relation=True) if len(memory_qas) else []
     rng = random.Random(seed)
@@ -493,13 +500,7 @@ def reader_examples(tokenizer, world, index, passages, ids, max_tokens: int, *, 
     memory = _check_qas(memory_qas, any_relation=True) if len(memory_qas) else []
     absent = _check_qas(absent_qas, any_relation=True) if len(absent_qas) else []
     unknown = _check_qas(unknown_qas, any_relation=True) if len(unknown_qas) else []
-    if not hasattr(index, "search"):
-        raise InputTypeError(f"index must be a BM25 (or any object with .search(query, k)), got {type(index).__name__}")
-    if isinstance(passages, str) or len(passages) != len(ids):
-        raise ValueError(f"passages and ids must be lists of the same length, got {len(passages)} and {len(ids)}")
-    ks = [check_int("k", x, 1) for x in (k if isinstance(k, (list, tuple)) else [k])]
-    if not ks:
-        raise ValueError("k is an empty list; give an int >= 1 or a list of them")
+    ks = _check_store_args(index, passages, ids, k)
     rng = random.Random(check_int("seed", seed, 0))
     by_id, of_person = _store_maps(passages, ids)
 
