@@ -232,6 +232,15 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
+def _compiling() -> bool:
+    """True while ``torch.compile`` traces the model (``torch.compiler.is_compiling``, torch >= 2.3).
+    The checks of token-id values are skipped then, because reading a value back to Python breaks
+    the compiled graph and stalls a GPU each step (the shape checks still run): a compiled model
+    trades that one clear error for speed; the uncompiled model gives it."""
+    fn = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+    return bool(fn()) if fn is not None else False
+
+
 def _norm(x: torch.Tensor, spec) -> torch.Tensor:
     """A norm layer's computation from its ``(weight, bias, eps, is_rms)`` (the inference fast path)."""
     weight, bias, eps, is_rms = spec
@@ -420,6 +429,8 @@ class GPT(nn.Module):
                 f"sequence length {t} is longer than the model's context "
                 f"(block_size={self.config.block_size}); crop it, e.g. idx[:, -{self.config.block_size}:]"
             )
+        if _compiling():  # reading values back would break the compiled graph (and sync a GPU)
+            return
         lo, hi = torch.aminmax(idx)
         lo, hi = int(lo), int(hi)
         v = self.config.vocab_size
@@ -522,7 +533,7 @@ class GPT(nn.Module):
                 )
             if last_only:
                 raise ValueError("last_only=True computes one position only; it cannot take targets")
-            lo, hi = (int(v) for v in torch.aminmax(targets))
+            lo, hi = (0, 0) if _compiling() else (int(v) for v in torch.aminmax(targets))
             v = self.config.vocab_size
             outside = ((targets < 0) & (targets != -100)) | (targets >= v) if lo < 0 or hi >= v else None
             if outside is not None and bool(outside.any()):
