@@ -465,3 +465,18 @@ def test_download_gpt2_pins_files_and_skips_cached_ones(tmp_path, monkeypatch):
     for url, name, sha in calls:
         assert url == f"https://huggingface.co/openai-community/gpt2/resolve/{GPT2_REVISION}/{name}"
         assert sha == GPT2_FILES[name] and len(sha) == 64
+
+
+def test_forward_compiles_as_one_graph():
+    """torch.compile must see one graph: reading the token ids' range back to Python (the eager
+    value checks) broke it in two and stalled a GPU every step (benchmarks/gpu_pretrain.py)."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=1, n_head=2, n_embd=16))
+    x = torch.randint(0, 50, (2, 8))
+    want_logits, want_loss = model(x, x)
+    compiled = torch.compile(model, backend="eager", fullgraph=True)  # fullgraph: a break raises
+    logits, loss = compiled(x, x)
+    torch.testing.assert_close(logits, want_logits)
+    torch.testing.assert_close(loss, want_loss)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        model(x + 50)  # the uncompiled model still names a bad id
