@@ -211,13 +211,9 @@ def main() -> None:
     from minillm import rlhf
 
     aligned, atok = zoo.pretrained("tinyworld-aligned", progress=False)
-    fmt = rlhf.policy_format(atok, chat=True)
     t = zoo.MODELS["tinyworld-aligned"].recipe["task"]
-    _, held = rlhf.course_task(t["n_train"], t["n_held"], fmt["template"], model="tinyworld-chat")
-    r = {name: rlhf.evaluate_policy(m, chat, atok, held.prompts, held.true_reward, samples=8,
-                                    stop=fmt["stop"], stop_ids=fmt["stop_ids"])
-         for name, m in (("chat", chat), ("aligned", aligned))}
-    print(f"true reward on {len(held.prompts)} held-out questions (max 4): chat {r['chat']['reward']:.3f}, "
+    r = rlhf.held_out_comparison({"chat": chat, "aligned": aligned}, chat, atok, t, samples=8)
+    print(f"true reward on {t['n_held']} held-out questions (max 4): chat {r['chat']['reward']:.3f}, "
           f"aligned {r['aligned']['reward']:.3f} (KL {r['aligned']['kl']:.2f} nats per answer)")
     if times["tinyworld-aligned"] is not None:
         line("tinyworld-aligned build <= 2 min (wall, shared machine)",

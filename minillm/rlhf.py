@@ -1470,6 +1470,29 @@ def policy_format(tokenizer, chat: bool) -> dict:
 # --- 7. the course's aligned model ------------------------------------------------------------
 
 
+def held_out_comparison(models: dict, reference, tokenizer, task: dict, *, model: str = "tinyworld-chat",
+                        samples: int = 4, seed: int = 1234) -> dict:
+    """The labeller's true reward, KL from ``reference`` and answer length of each of ``models``
+    (``{name: policy}``) on :func:`course_task`'s held-out questions (chapters 7 and 9).
+
+    ``task``: the ``"task"`` part of the aligned model's recipe (``n_train``, ``n_held``); the
+    questions are those of ``course_task(..., model=model)``; ``samples`` answers per question in the
+    chat template. Returns ``{name: evaluate_policy(...) result}``. The aligned model's builder,
+    ``benchmarks/course_models.py`` and its bar test all compare the chat and aligned models with it.
+    """
+    if not isinstance(models, dict) or not models:
+        raise ValueError(f"models must be a non-empty dict {{name: policy}}, got {type(models).__name__}")
+    missing = [k for k in ("n_train", "n_held") if not isinstance(task, dict) or k not in task]
+    if missing:
+        raise ValueError(f"task must be the aligned recipe's 'task' dict with n_train and n_held; "
+                         f"missing {missing}")
+    fmt = policy_format(tokenizer, chat=True)
+    _, held = course_task(task["n_train"], task["n_held"], fmt["template"], model=model)
+    return {name: evaluate_policy(m, reference, tokenizer, held.prompts, held.true_reward, samples=samples,
+                                  seed=seed, stop=fmt["stop"], stop_ids=fmt["stop_ids"])
+            for name, m in models.items()}
+
+
 def build_aligned(e, folder, base_folder, progress: bool) -> dict:
     """Builder of ``"tinyworld-aligned"`` (chapters 7 and 9): the chat model after DPO.
 
@@ -1492,7 +1515,7 @@ def build_aligned(e, folder, base_folder, progress: bool) -> dict:
     fmt = policy_format(tok, chat=True)
     sampling = dict(stop=fmt["stop"], stop_ids=fmt["stop_ids"])
     t, d = e.recipe["task"], e.recipe["dpo"]
-    train, held = course_task(t["n_train"], t["n_held"], fmt["template"], model=e.base)
+    train, _ = course_task(t["n_train"], t["n_held"], fmt["template"], model=e.base)
     labeller = train.labeller(temperature=t["labeller_temperature"])
     pairs = []
     for k in range(t["rounds"]):
@@ -1506,8 +1529,9 @@ def build_aligned(e, folder, base_folder, progress: bool) -> dict:
     samples = e.recipe.get("eval", {}).get("samples", 4)
     figures = {"chat": True, "pairs": len(pairs), "agreement": round(agreement_rate(pairs, labeller), 4),
                "dpo_final_accuracy": trainer.history["accuracy"][-1]}
-    for name, m in (("chat", sft), ("aligned", policy)):
-        r = evaluate_policy(m, sft, tok, held.prompts, held.true_reward, samples=samples, **sampling)
+    compared = held_out_comparison({"chat": sft, "aligned": policy}, sft, tok, t, model=e.base,
+                                   samples=samples)
+    for name, r in compared.items():
         figures[f"held_out_{name}"] = {"reward": round(r["reward"], 4), "kl": round(r["kl"], 4),
                                        "length": round(r["length"], 2)}
     policy.save(folder)

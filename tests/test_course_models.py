@@ -65,11 +65,7 @@ def test_the_aligned_model_earns_more_true_reward_than_the_chat_model():
 
     chat, tok = minillm.pretrained("tinyworld-chat", progress=False)
     aligned, _ = minillm.pretrained("tinyworld-aligned", progress=False)
-    fmt = rlhf.policy_format(tok, chat=True)
     t = zoo.MODELS["tinyworld-aligned"].recipe["task"]
-    _, held = rlhf.course_task(t["n_train"], t["n_held"], fmt["template"], model="tinyworld-chat")
-    r = {name: rlhf.evaluate_policy(m, chat, tok, held.prompts, held.true_reward, samples=4, seed=7,
-                                    stop=fmt["stop"], stop_ids=fmt["stop_ids"])
-         for name, m in (("chat", chat), ("aligned", aligned))}
+    r = rlhf.held_out_comparison({"chat": chat, "aligned": aligned}, chat, tok, t, samples=4, seed=7)
     assert r["aligned"]["reward"] >= r["chat"]["reward"] + 0.08, r
     assert r["aligned"]["kl"] <= 2.0, r

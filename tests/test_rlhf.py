@@ -276,3 +276,12 @@ def test_loss_bad_input():
         grpo_loss(*[torch.zeros(2, 3)] * 3, torch.zeros(3), torch.ones(2, 3))
     with pytest.raises(TypeError, match="logp must be a tensor of numbers"):
         kl_penalty("abc", torch.zeros(1))
+
+
+def test_held_out_comparison_refuses_what_it_cannot_compare():
+    from minillm.rlhf import held_out_comparison
+
+    with pytest.raises(ValueError, match="models must be a non-empty dict"):
+        held_out_comparison({}, None, None, {"n_train": 4, "n_held": 4})
+    with pytest.raises(ValueError, match=r"missing \['n_held'\]"):
+        held_out_comparison({"a": None}, None, None, {"n_train": 4})
