@@ -510,11 +510,24 @@ def test_speculative_bad_inputs():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (optional resource)")
-def test_cuda_cache_equals_cpu():
-    model = make_model(pos="rope")
-    cpu = generate(model, [[1, 2, 3], [4]], max_new_tokens=20, temperature=0)
-    gpu = generate(model.cuda(), [[1, 2, 3], [4]], max_new_tokens=20, temperature=0)
+@pytest.mark.parametrize("pos", ["learned", "sinusoidal", "rope"])
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("norm", ["layernorm", "rmsnorm"])
+def test_cuda_cache_equals_no_cache_and_cpu(pos, fast, norm):
+    model = make_model(pos=pos, fast_attention=fast, norm=norm)
+    prompts = [[1, 2, 3, 4, 5], [4], [9, 8, 7]]
+    cpu = generate(model, prompts, max_new_tokens=20, temperature=0)
+    gpu = generate(model.cuda(), prompts, max_new_tokens=20, temperature=0)
+    assert gpu.ids == generate(model, prompts, max_new_tokens=20, temperature=0, use_cache=False).ids
     assert cpu.ids == gpu.ids
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (optional resource)")
+def test_cuda_seeded_sampling_is_repeatable():
+    model = make_model(pos="rope").cuda()
+    runs = [generate(model, [[1, 2]], max_new_tokens=20, temperature=1.0, top_p=0.9, seed=3).ids
+            for _ in range(2)]
+    assert runs[0] == runs[1]
 
 
 # --- the command line: `minillm chat` and `minillm generate` -------------------------------------

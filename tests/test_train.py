@@ -494,3 +494,30 @@ def test_compiled_training_matches_eager():
     train(compiled, TRAIN, VAL, small_config(steps=5, compile=True), device="cpu")
     for (name, a), b in zip(eager.state_dict().items(), compiled.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (optional resource)")
+@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
+def test_cuda_bf16_training_resumes_bit_identically(optimizer, tmp_path):
+    """On a GPU (bf16 autocast): 10 steps straight == 5 steps, a checkpoint, a new Trainer resumed, 5 more."""
+    from minillm.model import GPT, GPTConfig
+
+    tokens = np.random.default_rng(0).integers(0, 300, size=50_000).astype(np.int32)
+
+    def trainer(folder, resume=False):
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=300, block_size=64, n_layer=2, n_head=4, n_embd=64))
+        cfg = TrainConfig(steps=10, batch_size=8, lr=1e-3, warmup_steps=2, eval_every=0, progress=False,
+                          out_dir=str(folder), checkpoint_every=5, optimizer=optimizer)
+        return Trainer(model, tokens, None, cfg, device="cuda", resume=resume)
+
+    straight = trainer(tmp_path / "a")
+    straight.fit()
+    first = trainer(tmp_path / "b")
+    for _ in range(5):
+        first.train_step()
+    first.save_checkpoint()
+    resumed = trainer(tmp_path / "b", resume=True)
+    resumed.fit()
+    for p, q in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(p.detach().cpu(), q.detach().cpu())
