@@ -83,6 +83,14 @@ relations (exact = the whole answer sentence; contains = the fact appears in the
   known: a fact is retrievable from a name alone when the training text states it right after
   the name with nothing before it, as the prompt does.
 - the same with 450 steps instead of 700: 361 s (load average 4), held-in 0.985, held-out 0.04.
+- Muon for the base (issue 16; 2026-11-27, ``/tmp`` builds through ``zoo.build_knowledge`` with
+  the v2 recipe and only the steps and optimizer changed, 1 thread, load average 3-6 from helpers):
+  350 steps AdamW: held-in 0.90 (birth town 1.00, job 0.90, colour 0.78, food 0.92), held-out
+  0.055, val loss 0.668, 352 s; 350 steps with Muon (lr 0.02 for the blocks' matrices, AdamW for
+  the rest): held-in 0.97 (1.00 / 0.98 / 0.96 / 0.94), held-out 0.035, val loss 0.614, 440 s (the
+  load differed; Muon's step costs more). Both meet the 0.80 bar at half the recipe's steps, and
+  Muon gains 7 points at equal steps. Not adopted yet: a new base rebuilds every course model on
+  top of it (chat, aligned, student, reader) and changes chapters 6-12.
 
 SFT on the v5 base. The chat template used to glue the message to its role token
 ("<|assistant|>Vuly Jubrook..."); our BPE, like GPT-2's, folds the space before a word into the
