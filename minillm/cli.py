@@ -474,6 +474,9 @@ def _chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
     SamplingConfig(args.temperature, args.top_k, args.top_p, args.min_p, args.repetition_penalty)
     if args.max_new_tokens < 1:
         raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+    if args.top_k is not None and args.top_k > model.config.vocab_size:
+        raise ValueError(f"--top-k: top_k={args.top_k} is larger than the vocabulary ({model.config.vocab_size} "
+                         "tokens); leave --top-k out for no limit")
     chat = _chat_mode(args, tokenizer, folder)
     specials = getattr(tokenizer, "special_tokens", {})
     stop_ids = [specials[t] for t in (END, ENDOFTEXT) if t in specials]

@@ -255,10 +255,9 @@ def solve(model, tokenizer, problems: Sequence[ArithmeticProblem], mode: str, *,
     """
     import torch
 
+    from .evaluate import _check_model
     from .generate import generate
     from .tools import generate_with_tools
-
-    from .evaluate import _check_model
 
     _check_model(model, tokenizer)
     mode = _check_mode(mode)

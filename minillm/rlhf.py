@@ -217,6 +217,8 @@ def load_preferences(path) -> list[PreferencePair]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no preference file at {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a preference file; give the .json file save_preferences wrote")
     try:
         data = read_json(path, dict, "a preference file")
     except ValueError as e:
@@ -231,6 +233,13 @@ def load_preferences(path) -> list[PreferencePair]:
         if extra:
             raise ValueError(f"preference file {path}: pair {i} has unknown field {extra[0]!r}; a pair holds "
                              "'prompt', 'chosen' and 'rejected'")
+        if isinstance(d, dict):
+            for key in ("prompt", "chosen", "rejected"):
+                if key not in d:
+                    raise ValueError(f"preference file {path}: pair {i} has no {key!r}; a pair holds 'prompt', "
+                                     "'chosen' and 'rejected' strings")
+                if not isinstance(d[key], str):
+                    raise ValueError(f"preference file {path}: pair {i}: {key!r} must be a string, got {d[key]!r:.40}")
         try:
             out.append(PreferencePair(d["prompt"], d["chosen"], d["rejected"]))
         except (KeyError, TypeError) as e:
