@@ -667,9 +667,10 @@ def answer_logprobs(model, prompt_ids, answer_ids, return_hidden: bool = False):
         raise ValueError("a prompt is empty; the first answer token needs a token before it")
     if not prompt_ids:
         raise ValueError("prompt_ids is empty; pass at least one row")
-    if all(len(a) == 0 for a in answer_ids):
-        raise ValueError("every answer in answer_ids is empty; there is no answer token to score")
     rows = [list(p) + list(a) for p, a in zip(prompt_ids, answer_ids)]
+    if max(len(r) for r in rows) < 2:
+        raise ValueError("every prompt plus its answer is a single token, and every answer in answer_ids is "
+                         "empty; there is no answer token to score")
     limit = model.config.block_size
     if max(len(r) for r in rows) > limit:
         raise ValueError(f"a prompt plus its answer has {max(len(r) for r in rows)} tokens, more than the "

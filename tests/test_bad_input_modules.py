@@ -696,7 +696,7 @@ QA3 = [WD.qa(p, "job") for p in P3]
 CAN = WD.canaries(2)
 PROB = RS.make_problems(WD, 2, 2)
 CT = RS.char_tokenizer()
-BM2 = R.BM25().index(["a b", "b c"])
+BM2 = R.BM25().index(["a b", "b c"], ids=[(0, 0), (1, 0)])
 STORE = (["a b", "b c"], [(0, 0), (1, 0)])
 Z1 = torch.zeros(2)
 LONG = torch.zeros(2, 3, dtype=torch.long)
@@ -1327,6 +1327,42 @@ def test_a_refused_quantized_file_leaves_the_model_as_it_was(tmp_path):
         Q.load_quantized(model, folder)
     assert {n: type(m).__name__ for n, m in model.named_modules()} == before
 
+
+
+def test_sweep_valid_inputs_still_work(tmp_path):
+    """The sweep's checks change nothing for valid input: the values next to each refused one."""
+    import numpy as np
+
+    assert RS.ArithmeticProblem("q", np.int64(12), 30, 2).answer == 42
+    assert len(RS.make_problems(WD, 2, [1, 2], exclude=[(1, 2), PROB[0]])) == 2
+    assert RS.accuracy(PROB, [[f" Answer: {p.answer}"] for p in PROB]) == 1.0
+    assert len(RS.training_examples(CT, tuple(PROB), modes="scratchpad")) == 2
+    assert RS.training_problems({"n_train": 3})[0] == RS.training_problems({"n_train": 3})[0]
+    assert H.context_prompt("q", ("a", "b"), TOK, 50).count("a") >= 1
+    assert len(H.fact_documents(WD, tuple(P3), (1, 1, 2), reverse=True)) == 4
+    assert len(H.retrieved_prompts(QA3, BM2, *STORE, TOK, 200, k=1)) == 3
+    assert SU.Item("p", "a", choices=["a", "b"]).choices == ["a", "b"]
+    assert _task(metric="bpb", items=["some text"], chance=8.0, max_new_tokens=0).chance == 8.0
+    assert SU.as_scorer((M, TOK), chat=None).chat is False
+    prefers_x = lambda first, second: 1.0 if first[1] == "x" else 0.0  # noqa: E731
+    assert SU.play_matches({"a": ["x"], "b": ["y"]}, ["q"], prefers_x, both_ways=True) == [("a", "b", 1.0)]
+    assert RL.RLConfig(lr=1e-4, min_lr=1e-4).min_lr == 1e-4
+    assert len(RL.train_reward_model(LIN, torch.zeros(2, 8), torch.zeros(2, 8), steps=1, batch_size=None)) == 1
+    assert RL.ExactAnswerReward({"q": "a"}, wrong={"q": "b"})(["q", "q"], ["a", "a b"]) == [1.0, 0.0]
+    assert RL.answer_logprobs(M, [[1, 2]], [[]])[0].shape == (1, 1)
+    g = S.dp_gradient({"w": torch.ones(2, 3)}, S.DPConfig(noise=0.0))
+    assert torch.allclose(g["w"], torch.full((3,), 1 / 3 ** 0.5))
+    grads = S.per_example_grads(M, LONG, torch.full((2, 3), -100).index_fill_(1, torch.tensor([0]), 1))
+    assert all(g.shape[0] == 2 for g in grads.values())
+    assert E.fact_answer(WD, P3[0], "birth_city") == WD.town(P3[0]).name
+    assert Z.eval_people((1, 2, 3), 5) == (1, 2, 3)
+    assert Z.recipe_config(Z.entry("tinyworld").recipe, steps=3).steps == 3
+    assert T.generate_with_tools(M, TOK, ["the"], max_new_tokens=2, temperature=0) is not None
+    folder = _model_folder(tmp_path)
+    _write(folder / "recipe.json", {"chat": True, "name": "x"})
+    assert SU.as_scorer(folder).chat is True
+    pairs = RL.load_preferences(RL.save_preferences(PP, tmp_path / "p.json"))
+    assert pairs == PP
 
 # -- the command line of the later modules: chat, generate's sampling flags, models -----------
 
