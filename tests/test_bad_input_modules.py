@@ -504,18 +504,25 @@ API = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(API))
-def test_module_bad_input_is_refused_and_named(case, monkeypatch, tmp_path):
-    monkeypatch.setenv("MINILLM_CACHE", str(tmp_path / "cache"))  # nothing is ever built here
-    call, kind, words = API[case]
+def _assert_refused(case: str, entry, *args) -> BaseException:
+    """Call ``entry``'s callable with ``args``: it must raise the expected type with a message
+    holding every expected word (the argument, field or file it names, and usually the value)."""
+    call, kind, words = entry
     with pytest.raises(kind) as info:
-        call()
+        call(*args)
     message = str(info.value)
     for word in words:
         assert word in message, f"{case}: {word!r} not in the message {message!r}"
-    if kind is TypeError:
-        assert isinstance(info.value, InputTypeError) or "unknown argument" in message, \
-            f"{case}: a wrong type should raise InputTypeError, got {type(info.value).__name__}"
+    return info.value
+
+
+@pytest.mark.parametrize("case", sorted(API))
+def test_module_bad_input_is_refused_and_named(case, monkeypatch, tmp_path):
+    monkeypatch.setenv("MINILLM_CACHE", str(tmp_path / "cache"))  # nothing is ever built here
+    error = _assert_refused(case, API[case])
+    if API[case][1] is TypeError:
+        assert isinstance(error, InputTypeError) or "unknown argument" in str(error), \
+            f"{case}: a wrong type should raise InputTypeError, got {type(error).__name__}"
 
 
 # -- files: adapters and quantised models that are damaged or made for another model -----------
@@ -621,12 +628,7 @@ FILES = {
 
 @pytest.mark.parametrize("case", sorted(FILES))
 def test_module_bad_files_name_the_file(case, tmp_path):
-    call, kind, words = FILES[case]
-    with pytest.raises(kind) as info:
-        call(tmp_path)
-    message = str(info.value)
-    for word in words:
-        assert word in message, f"{case}: {word!r} not in the message {message!r}"
+    _assert_refused(case, FILES[case], tmp_path)
 
 
 def test_a_refused_lora_leaves_the_model_as_it_was(tmp_path):
@@ -1147,15 +1149,10 @@ def _judge(first, second):
 def test_sweep_bad_input_is_refused_and_named(case, monkeypatch, tmp_path):
     monkeypatch.setenv("MINILLM_CACHE", str(tmp_path / "cache"))  # nothing is ever built here
     monkeypatch.chdir(tmp_path)  # a call that wrongly writes, writes here
-    call, kind, words = SWEEP[case]
-    with pytest.raises(kind) as info:
-        call()
-    message = str(info.value)
-    for word in words:
-        assert word in message, f"{case}: {word!r} not in the message {message!r}"
-    if kind is TypeError:
-        assert isinstance(info.value, InputTypeError), \
-            f"{case}: a wrong type should raise InputTypeError, got {type(info.value).__name__}"
+    error = _assert_refused(case, SWEEP[case])
+    if SWEEP[case][1] is TypeError:
+        assert isinstance(error, InputTypeError), \
+            f"{case}: a wrong type should raise InputTypeError, got {type(error).__name__}"
     assert not list((tmp_path / "cache").glob("**/model.safetensors")), f"{case} built a course model"
 
 
@@ -1304,12 +1301,7 @@ SWEEP_FILES = {
 @pytest.mark.parametrize("case", sorted(SWEEP_FILES))
 def test_sweep_bad_files_name_the_file(case, tmp_path, monkeypatch):
     monkeypatch.setenv("MINILLM_CACHE", str(tmp_path / "cache"))
-    call, kind, words = SWEEP_FILES[case]
-    with pytest.raises(kind) as info:
-        call(tmp_path)
-    message = str(info.value)
-    for word in words:
-        assert word in message, f"{case}: {word!r} not in the message {message!r}"
+    _assert_refused(case, SWEEP_FILES[case], tmp_path)
 
 
 def test_a_refused_quantized_file_leaves_the_model_as_it_was(tmp_path):
