@@ -446,8 +446,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _chat_mode(args, tokenizer, folder) -> bool:
     """True: use the chat template; False: plain continuation."""
-    import json
-
     from .tokenizer import ASSISTANT, END, USER
 
     has_tokens = all(t in getattr(tokenizer, "special_tokens", {}) for t in (USER, ASSISTANT, END))
@@ -458,11 +456,11 @@ def _chat_mode(args, tokenizer, folder) -> bool:
         return True
     if args.template == "plain" or not has_tokens:
         return False
-    recipe = folder / "recipe.json"
-    try:
-        return bool(json.loads(recipe.read_text(encoding="utf-8")).get("chat", False))
-    except (OSError, ValueError):
+    if not (folder / "recipe.json").is_file():
         return False
+    from .suite import _chat_flag
+
+    return _chat_flag(folder)  # a damaged recipe.json is named, not silently read as "not chat"
 
 
 def _chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
@@ -476,6 +474,9 @@ def _chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:
     SamplingConfig(args.temperature, args.top_k, args.top_p, args.min_p, args.repetition_penalty)
     if args.max_new_tokens < 1:
         raise ValueError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
+    if args.top_k is not None and args.top_k > model.config.vocab_size:
+        raise ValueError(f"--top-k: top_k={args.top_k} is larger than the vocabulary ({model.config.vocab_size} "
+                         "tokens); leave --top-k out for no limit")
     chat = _chat_mode(args, tokenizer, folder)
     specials = getattr(tokenizer, "special_tokens", {})
     stop_ids = [specials[t] for t in (END, ENDOFTEXT) if t in specials]

@@ -100,9 +100,11 @@ class DistillTrainer(Trainer):
         if sv is not None and tv is not None and sv != tv:
             raise ValueError(f"teacher has vocab_size={tv} but student has {sv}; distillation compares "
                              "their distributions token by token, so they must share a tokenizer")
-        if not (isinstance(T, (int, float)) and not isinstance(T, bool) and T > 0):
+        check_float("T", T)  # a str, a bool or NaN is a wrong type/value, named
+        check_float("alpha", alpha)
+        if not T > 0:
             raise ValueError(f"T must be a number > 0, got {T!r} (1 to 4 is usual)")
-        if not (isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and 0 <= alpha <= 1):
+        if not 0 <= alpha <= 1:
             raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
         super().__init__(student, train_tokens, val_tokens, config, **kwargs)
         tb = getattr(getattr(teacher, "config", None), "block_size", None)
@@ -138,8 +140,9 @@ def teacher_text(teacher, n_tokens: int, prompt_ids, *, batch_size: int = 64, ne
     """
     import numpy as np
 
-    from .generate import generate
+    from .generate import _check_model, generate
 
+    _check_model(teacher, "teacher")
     n_tokens = check_int("n_tokens", n_tokens, 1)
     batch_size = check_int("batch_size", batch_size, 1)
     if isinstance(prompt_ids, torch.Tensor):

@@ -43,7 +43,13 @@ def fact_answer(world, person, relation: str) -> str:
     """The words that should follow ``FACT_PROMPTS[relation]`` for ``person`` (no leading space)."""
     from .world import _a
 
+    if not isinstance(relation, str) or relation not in FACT_PROMPTS:
+        raise ValueError(f"relation {relation!r} has no fact prompt; choose one of {sorted(FACT_PROMPTS)}")
+    if not all(hasattr(person, a) for a in ("name", "job", "color", "food")):
+        raise InputTypeError(f"person must be a Person (e.g. world.people[0]), got {person!r:.40}")
     if relation == "birth_city":
+        if not hasattr(world, "town"):
+            raise InputTypeError(f"world must be a minillm.world.World, got {type(world).__name__}")
         return world.town(person).name
     if relation == "job":
         return _a(person.job)
@@ -222,9 +228,17 @@ def fact_completion(model, tokenizer, world, people, relations=None, *, choice: 
     for r in relations:
         if r not in FACT_PROMPTS:
             raise ValueError(f"relation {r!r} has no fact prompt; choose from {sorted(FACT_PROMPTS)}")
+    if not isinstance(choice, bool):
+        raise InputTypeError(f"choice must be True or False, got {choice!r}")
+    if isinstance(people, (str, bytes)) or not hasattr(people, "__iter__"):
+        raise InputTypeError(f"people must be a list of World people (e.g. world.held_out[:50]), got "
+                             f"{type(people).__name__} {people!r:.40}")
     people = list(people)
     if not people:
         raise ValueError("people is empty; pass a list of World people, e.g. world.held_out[:50]")
+    for i, p in enumerate(people):
+        if not hasattr(p, "name"):
+            raise InputTypeError(f"people[{i}] must be a Person (e.g. world.people[0]), got {p!r:.40}")
     was_training = model.training
     model.eval()
     scores = FactScores(len(people))

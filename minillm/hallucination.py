@@ -41,6 +41,7 @@ import torch
 from .evaluate import (
     FACT_PROMPTS,
     _check_model,
+    _check_texts,
     chat_prompt,
     continuation_logprobs,
     fact_answer,
@@ -71,6 +72,28 @@ def _check_relation(relation: str) -> str:
     if not isinstance(relation, str) or relation not in MARKERS:
         raise ValueError(f"relation {relation!r} has no answer candidates; choose one of {sorted(MARKERS)}")
     return relation
+
+
+def _check_world(world) -> None:
+    if not (hasattr(world, "people") and hasattr(world, "biography") and hasattr(world, "town")):
+        raise InputTypeError(f"world must be a minillm.world.World, got {type(world).__name__} {world!r:.40}")
+
+
+def _check_people(people) -> list:
+    if isinstance(people, (str, bytes)) or not hasattr(people, "__iter__"):
+        raise InputTypeError(f"people must be a list of Person (e.g. world.people[:10]), got "
+                             f"{type(people).__name__} {people!r:.40}")
+    people = list(people)
+    for i, p in enumerate(people):
+        if not (hasattr(p, "id") and hasattr(p, "name")):
+            raise InputTypeError(f"people[{i}] must be a Person (e.g. world.people[0]), got {p!r:.40}")
+    return people
+
+
+def _check_tokenizer(tokenizer) -> None:
+    if not hasattr(tokenizer, "encode") or not hasattr(tokenizer, "decode"):
+        raise InputTypeError(f"tokenizer must have encode/decode (a minillm tokenizer), got "
+                             f"{type(tokenizer).__name__} {tokenizer!r:.40}")
 
 
 def _check_qas(qas, any_relation: bool = False) -> list:
@@ -223,6 +246,7 @@ def parse_reply(world, reply: str):
 
     ``" Pelle Stiton was born in Drorkwick."`` -> ``world.person("Pelle Stiton")``.
     """
+    _check_world(world)
     if not isinstance(reply, str):
         raise InputTypeError(f"reply must be a str, got {type(reply).__name__}")
     m = _REPLY.match(reply)
@@ -244,7 +268,8 @@ def passage_store(world, people, *, seed: int = 0) -> tuple[list[str], list[tupl
     """One biography per person (naming the person in full in every sentence), split into
     sentences: the passages a retriever searches. Returns ``(passages, ids)`` with ids
     ``(person id, sentence number)``."""
-    people = list(people)
+    _check_world(world)
+    people = _check_people(people)
     if not people:
         raise ValueError("people is empty; pass the people whose biographies the store should hold")
     check_int("seed", seed, 0)
@@ -259,6 +284,12 @@ def passage_store(world, people, *, seed: int = 0) -> tuple[list[str], list[tupl
 
 def relevant_passages(world, qa, passages, ids) -> list:
     """The ids of the passages that answer ``qa``: they name its person and hold its answer."""
+    _check_world(world)
+    if not all(hasattr(qa, a) for a in ("question", "answer", "person", "relation")):
+        raise InputTypeError(f"qa must be a QA from World.qa(person, relation), got {qa!r:.40}")
+    if isinstance(passages, str) or isinstance(ids, str) or len(passages) != len(ids):
+        raise ValueError("passages and ids must be lists of the same length (passage_store's two lists), got "
+                         f"{type(passages).__name__} of {len(passages)} and {type(ids).__name__} of {len(ids)}")
     person = world.people[qa.person]
     answer = fact_answer(world, person, _check_relation(qa.relation))
     out = [i for p, i in zip(passages, ids)
@@ -274,6 +305,7 @@ def embed_texts(model, tokenizer, texts, *, batch_size: int = 64) -> torch.Tenso
     _check_model(model, tokenizer)
     if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not texts:
         raise InputTypeError("texts must be a non-empty list of strings")
+    texts = _check_texts("texts", texts)
     check_int("batch_size", batch_size, 1)
     device = next(model.parameters()).device
     block = model.config.block_size
@@ -303,6 +335,9 @@ def embed_texts(model, tokenizer, texts, *, batch_size: int = 64) -> torch.Tenso
 def context_prompt(question: str, passages, tokenizer, max_tokens: int) -> str:
     """The chat prompt with ``passages`` (best first) before the question, at most ``max_tokens``
     tokens: passages are cut to fit, the question never (see :func:`minillm.rag.assemble_prompt`)."""
+    if isinstance(passages, (str, bytes)) or not hasattr(passages, "__iter__"):
+        raise InputTypeError(f"passages must be a list of strings (best first), got {type(passages).__name__} "
+                             f"{passages!r:.40}; wrap a single passage in a list")
     return assemble_prompt(question, list(passages), tokenizer, max_tokens, template=CONTEXT_TEMPLATE,
                            separator=" ")
 
@@ -329,6 +364,7 @@ def context_examples(tokenizer, world, qas, passages_for, max_tokens: int, *, di
     ``passages_for(qa)`` returns the passages to show for a question (best first). Each example
     is ``(ids, targets)`` with the loss on the true answer sentence only.
     """
+    _check_tokenizer(tokenizer)
     qas = _check_qas(qas)
     if not callable(passages_for):
         raise InputTypeError("passages_for must be a function qa -> list of passages")
@@ -448,7 +484,9 @@ def reader_store(world, *, absent: int = 50, seed: int = 0):
     ``world`` except the last ``absent`` of ``world.held_out``, of whom nothing is written
     anywhere (a question about them has no answer in the store: the reader should say
     :data:`IDK`). Returns ``(passages, ids, absent_people)``."""
+    _check_world(world)
     absent = check_int("absent", absent, 0)
+    check_int("seed", seed, 0)
     if absent >= len(world.held_out):
         raise ValueError(f"absent={absent} must be smaller than the {len(world.held_out)} held-out people")
     gone = world.held_out[len(world.held_out) - absent:] if absent else []
@@ -464,9 +502,19 @@ def retrieved_prompts(qas, index, passages, ids, tokenizer, max_tokens: int, k: 
     if not hasattr(index, "search"):
         raise InputTypeError(f"index must be a BM25 (or any object with .search(query, k)), got {type(index).__name__}")
     k = check_int("k", k, 1)
+    if isinstance(passages, str) or isinstance(ids, str) or len(passages) != len(ids):
+        raise ValueError("passages and ids must be lists of the same length (the store the index was built "
+                         f"on), got {len(passages)} passages and {len(ids)} ids")
     by_id = dict(zip(ids, passages))
-    return [context_prompt(q.question, [by_id[i] for i, _ in index.search(q.question, k)], tokenizer, max_tokens)
-            for q in qas]
+    out = []
+    for q in qas:
+        hits = [i for i, _ in index.search(q.question, k)]
+        unknown = [i for i in hits if i not in by_id]
+        if unknown:
+            raise ValueError(f"index returned id {unknown[0]!r}, which is not in ids; build the index on the "
+                             "same (passages, ids) you pass here")
+        out.append(context_prompt(q.question, [by_id[i] for i in hits], tokenizer, max_tokens))
+    return out
 
 
 def said_idk(replies) -> torch.Tensor:
@@ -591,7 +639,9 @@ def finetune_examples(model, examples, *, steps: int = 200, lr: float = 1e-3, ba
     reading a context, a new skill rather than a new fact, needs.)
     """
     from .finetune import ExampleBatches
+    from .generate import _check_model as _check_gpt
 
+    _check_gpt(model)
     steps = check_int("steps", steps, 1)
     lr = check_float("lr", lr, 0.0, exclusive_minimum=True)
     warmup = check_int("warmup", warmup, 0)
@@ -625,6 +675,7 @@ def _adamw_steps(model, batches, steps: int, lr: float, scale=None) -> list[floa
 def idk_examples(tokenizer, known_qas, unknown_qas) -> list:
     """Examples that teach an assistant to say :data:`IDK` about ``unknown_qas`` and to answer
     ``known_qas`` as before (the loss is on the reply only)."""
+    _check_tokenizer(tokenizer)
     known, unknown = _check_qas(known_qas), _check_qas(unknown_qas)
     return ([_encode_turn(tokenizer, chat_prompt(q.question), q.answer) for q in known]
             + [_encode_turn(tokenizer, chat_prompt(q.question), IDK) for q in unknown])
@@ -640,10 +691,15 @@ def lora_finetune(model, examples, *, steps: int = 40, lr: float = 3e-3, r: int 
     laptop CPU take seconds for the course's 1M-parameter models.
     """
     from .finetune import ExampleBatches
+    from .generate import _check_model as _check_gpt
     from .lora import LoRALinear, apply_lora, merge_lora
 
+    _check_gpt(model)
     steps = check_int("steps", steps, 1)
     lr = check_float("lr", lr, 0.0, exclusive_minimum=True)
+    r = check_int("r", r, 1)
+    if isinstance(targets, (str, bytes)) or not hasattr(targets, "__iter__"):
+        raise InputTypeError(f"targets must be a list of module names such as ('attn.qkv', 'mlp.fc'), got {targets!r:.40}")
     batches = ExampleBatches(examples, batch_size, seed=seed, max_len=model.config.block_size)
     if not any(isinstance(m, LoRALinear) for m in model.modules()):
         torch.manual_seed(seed)
@@ -684,9 +740,15 @@ def fact_documents(world, people, repeats, *, reverse: bool = False, seed: int =
     ``"B's son is A."`` (the cheap data fix of the reversal curse). People without a mother
     get no mother sentence.
     """
-    people = list(people)
+    _check_world(world)
+    people = _check_people(people)
     if isinstance(repeats, int) and not isinstance(repeats, bool):
         repeats = [repeats] * len(people)
+    if isinstance(repeats, (str, bytes)) or not hasattr(repeats, "__iter__"):
+        raise InputTypeError(f"repeats must be an int or a list of ints (one per person), got {repeats!r:.40}")
+    if not isinstance(reverse, bool):
+        raise InputTypeError(f"reverse must be True or False, got {reverse!r}")
+    check_int("seed", seed, 0)
     repeats = list(repeats)
     if len(repeats) != len(people):
         raise ValueError(f"repeats has {len(repeats)} entries but people has {len(people)}")
@@ -719,7 +781,12 @@ def train_tiny(docs, tokenizer, *, steps: int = 300, seed: int = 0, n_layer: int
 
     if isinstance(docs, str) or not isinstance(docs, (list, tuple)) or not docs:
         raise InputTypeError("docs must be a non-empty list of strings")
+    _check_tokenizer(tokenizer)
     steps = check_int("steps", steps, 1)
+    for name, value in (("n_layer", n_layer), ("n_embd", n_embd), ("block_size", block_size),
+                        ("batch_size", batch_size)):
+        check_int(name, value, 1)
+    check_float("lr", lr, 0.0, exclusive_minimum=True)
     torch.manual_seed(seed)
     ids = []
     for d in docs:

@@ -351,13 +351,22 @@ def load_quantized(model: nn.Module, directory) -> nn.Module:
             if not isinstance(v, kind) or kind is int and isinstance(v, bool):
                 raise ValueError(f"{cfg_path}: layers.{name}.{key} must be {kind.__name__}, got {v!r}; the file "
                                  "is damaged, save the model again")
-    for name, c in cfg["layers"].items():
+        for key in ("in_features", "out_features", "group_size"):
+            if c[key] < 1:
+                raise ValueError(f"{cfg_path}: layers.{name}.{key} must be a positive int, got {c[key]}; the file "
+                                 "is damaged, save the model again")
+        if c["bits"] not in (4, 8):
+            raise ValueError(f"{cfg_path}: layers.{name}.bits must be 4 or 8, got {c['bits']}; the file is damaged, "
+                             "save the model again")
+    for name, c in cfg["layers"].items():  # every layer checked before the first is replaced
         try:
             old = model.get_submodule(name)
         except AttributeError as e:
             raise ValueError(f"{cfg_path} names layer {name!r}, which this model does not have") from e
         if not isinstance(old, nn.Linear) or (old.in_features, old.out_features) != (c["in_features"], c["out_features"]):
             raise ValueError(f"layer {name!r} of this model does not match {cfg_path}: {old} vs {c}")
+    for name, c in cfg["layers"].items():
+        old = model.get_submodule(name)
         q = QuantLinear(c["in_features"], c["out_features"], c["bias"], c["bits"], c["group_size"], c["symmetric"])
         _set_module(model, name, q.to(old.weight.device))
     try:

@@ -35,7 +35,7 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .utils import InputTypeError, check_int
+from .utils import InputTypeError, check_bool, check_float, check_int
 from .zoo import MODELS as _MODELS
 
 
@@ -52,9 +52,31 @@ _ANSWER_RE = re.compile(r"Answer:\s*(-?\d+)")
 
 
 def _check_mode(mode) -> str:
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     return mode
+
+
+def _check_problems(problems, name: str = "problems") -> list:
+    """``problems`` as a list of :class:`ArithmeticProblem` (from :func:`make_problems`)."""
+    if isinstance(problems, (str, bytes, dict)) or not hasattr(problems, "__iter__"):
+        raise InputTypeError(f"{name} must be a list of ArithmeticProblem (make_problems), got "
+                             f"{type(problems).__name__} {problems!r:.40}")
+    problems = list(problems)
+    for i, p in enumerate(problems):
+        if not isinstance(p, ArithmeticProblem):
+            raise InputTypeError(f"{name}[{i}] must be an ArithmeticProblem (make_problems), got {p!r:.40}")
+    return problems
+
+
+def _check_recipe(recipe) -> dict:
+    """``recipe`` (None, or a dict of :data:`RECIPE`'s keys) merged over :data:`RECIPE`."""
+    if recipe is not None and not isinstance(recipe, dict):
+        raise InputTypeError(f"recipe must be a dict like reasoning.RECIPE (or None), got {type(recipe).__name__}")
+    unknown = set(recipe or {}) - set(RECIPE)
+    if unknown:
+        raise ValueError(f"unknown recipe keys {sorted(unknown)}; the keys are {sorted(RECIPE)}")
+    return {**RECIPE, **(recipe or {})}
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,13 @@ class ArithmeticProblem:
     a: int
     b: int
     digits: int
+
+    def __post_init__(self):
+        if not isinstance(self.question, str):
+            raise InputTypeError(f"ArithmeticProblem.question must be a str, got {self.question!r:.40}")
+        for name in ("a", "b"):
+            check_int(f"ArithmeticProblem.{name}", getattr(self, name), 0)
+        check_int("ArithmeticProblem.digits", self.digits, 1)
 
     @property
     def answer(self) -> int:
@@ -150,6 +179,11 @@ def make_problems(world, n: int, digits, seed: int = 0, exclude=None) -> list[Ar
     choices = [digits] if isinstance(digits, int) and not isinstance(digits, bool) else list(digits)
     if not choices:
         raise ValueError("digits is empty; give an int or a list of ints such as [1, 2, 3, 4]")
+    if exclude is not None and (isinstance(exclude, (str, bytes)) or not hasattr(exclude, "__iter__")):
+        raise InputTypeError(f"exclude must be a list of ArithmeticProblem or (a, b) pairs (or None), got {exclude!r:.40}")
+    for i, p in enumerate(exclude or ()):
+        if not isinstance(p, ArithmeticProblem) and not (isinstance(p, (tuple, list)) and len(p) == 2):
+            raise InputTypeError(f"exclude[{i}] must be an ArithmeticProblem or an (a, b) pair, got {p!r:.40}")
     seen = {(p.a, p.b) if isinstance(p, ArithmeticProblem) else tuple(p) for p in (exclude or ())}
     rng = random.Random(seed)
     out: list[ArithmeticProblem] = []
@@ -186,14 +220,14 @@ def training_examples(tokenizer, problems: Sequence[ArithmeticProblem], modes=MO
     calculator writes it, not the model), are ``-100``. ``ids`` are ``prompt + answer`` minus its
     last token, ``targets`` the same text shifted by one.
     """
+    if not hasattr(tokenizer, "encode") or not hasattr(tokenizer, "decode"):
+        raise InputTypeError(f"tokenizer must be a minillm tokenizer (char_tokenizer()), got {tokenizer!r:.40}")
     modes = [_check_mode(m) for m in ([modes] if isinstance(modes, str) else modes)]
     if not modes:
         raise ValueError(f"modes is empty; give some of {MODES}")
     rng = random.Random(check_int("seed", seed, 0))
     out = []
-    for p in problems:
-        if not isinstance(p, ArithmeticProblem):
-            raise InputTypeError(f"problems must hold ArithmeticProblem, got {type(p).__name__}")
+    for p in _check_problems(problems):
         mode = rng.choice(modes)
         prompt, answer = p.prompt(mode), p.target(mode)
         ids = tokenizer.encode(prompt + answer)
@@ -221,13 +255,18 @@ def solve(model, tokenizer, problems: Sequence[ArithmeticProblem], mode: str, *,
     """
     import torch
 
+    from .evaluate import _check_model
     from .generate import generate
     from .tools import generate_with_tools
 
+    _check_model(model, tokenizer)
     mode = _check_mode(mode)
+    check_bool("tool", tool)
     samples = check_int("samples", samples, 1)
     batch_size = check_int("batch_size", batch_size, 1)
-    problems = list(problems)
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, 1)
+    check_float("temperature", temperature, 0)
+    problems = _check_problems(problems)
     prompts = [p.prompt(mode) for p in problems for _ in range(samples)]
     gen = torch.Generator(device=next(model.parameters()).device).manual_seed(check_int("seed", seed, 0))
     texts: list[str] = []
@@ -274,7 +313,11 @@ def accuracy(problems: Sequence[ArithmeticProblem], answers: Sequence[Sequence[s
     """
     from .tools import majority_vote
 
-    problems, answers = list(problems), list(answers)
+    problems = _check_problems(problems)
+    if isinstance(answers, (str, bytes)) or not hasattr(answers, "__iter__"):
+        raise InputTypeError("answers must be a list of lists of completions (one list per problem), got "
+                             f"{type(answers).__name__}")
+    answers = list(answers)
     if len(problems) != len(answers):
         raise ValueError(f"got {len(problems)} problems but {len(answers)} answer lists; give one list per problem")
     if not problems:
@@ -301,7 +344,7 @@ class ArithmeticReward:
 
     def __init__(self, problems: Sequence[ArithmeticProblem], mode: str = "direct"):
         mode = _check_mode(mode)
-        problems = list(problems)
+        problems = list(problems) if not isinstance(problems, (str, bytes)) and hasattr(problems, "__iter__") else []
         if not problems or not all(isinstance(p, ArithmeticProblem) for p in problems):
             raise InputTypeError("problems must be a non-empty list of ArithmeticProblem (make_problems)")
         self.answers = {p.prompt(mode): p.answer for p in problems}
@@ -328,6 +371,8 @@ def train_stage(model, batches, steps: int, lr: float, warmup_steps: int, seed: 
     (:class:`minillm.finetune.ExampleBatches`); returns the loss at each step."""
     from .train import TrainConfig, Trainer
 
+    if not hasattr(batches, "batch_size") or not hasattr(batches, "batch"):
+        raise InputTypeError(f"batches must be a minillm.finetune.ExampleBatches, got {type(batches).__name__}")
     trainer = Trainer(model, batches, None, TrainConfig(
         steps=steps, lr=lr, warmup_steps=warmup_steps, batch_size=batches.batch_size,
         weight_decay=0.0, eval_every=10**9, progress=progress, seed=seed))
@@ -347,10 +392,7 @@ def train_arithmetic_model(recipe: dict | None = None, progress: bool = False, *
     from .model import GPT, GPTConfig
     from .world import World
 
-    r = {**RECIPE, **(recipe or {}), **overrides}
-    unknown = set(r) - set(RECIPE)
-    if unknown:
-        raise ValueError(f"unknown recipe keys {sorted(unknown)}; the keys are {sorted(RECIPE)}")
+    r = _check_recipe({**_check_recipe(recipe), **overrides})
     seed_everything(r["seed"])
     tok = char_tokenizer()
     problems = make_problems(World(r["world_seed"]), r["n_train"], list(r["digits"]), seed=r["data_seed"])
@@ -397,7 +439,7 @@ def training_problems(recipe: dict | None = None) -> list[ArithmeticProblem]:
     """The problems :func:`train_arithmetic_model` trains on (to exclude them from tests)."""
     from .world import World
 
-    r = {**RECIPE, **(recipe or {})}
+    r = _check_recipe(recipe)
     return make_problems(World(r["world_seed"]), r["n_train"], list(r["digits"]), seed=r["data_seed"])
 
 
@@ -411,7 +453,15 @@ def compare_formats(model, tokenizer, problems_by_digits: dict, *, votes: int = 
     ``"self-consistency"`` (``votes`` scratchpads sampled at ``temperature``, majority vote).
     Greedy decoding everywhere else.
     """
+    from .evaluate import _check_model
+
+    _check_model(model, tokenizer)
     votes = check_int("votes", votes, 1)
+    check_float("temperature", temperature, 0)
+    check_int("seed", seed, 0)
+    if not isinstance(problems_by_digits, dict) or not problems_by_digits:
+        raise InputTypeError("problems_by_digits must be a non-empty dict {digits: [ArithmeticProblem, ...]}, "
+                             f"got {type(problems_by_digits).__name__}")
     out: dict[str, dict[int, float]] = {w: {} for w in ("direct", "scratchpad", "tool", "no tool",
                                                         "self-consistency")}
     for d, ps in problems_by_digits.items():

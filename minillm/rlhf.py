@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -83,6 +84,9 @@ def _same_shape(**tensors: torch.Tensor) -> None:
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor | None, name: str = "mask") -> torch.Tensor:
     if mask is None:
         return x.mean()
+    if not isinstance(mask, torch.Tensor) or mask.shape != x.shape:
+        raise ValueError(f"{name} must be a tensor of shape {tuple(x.shape)} (the same as the values it selects), "
+                         f"got {tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__}")
     mask = mask.to(x.dtype)
     total = mask.sum()
     if total == 0:
@@ -192,6 +196,10 @@ class Labeller:
 
 def save_preferences(pairs: Sequence[PreferencePair], path) -> Path:
     """Write preference pairs to a JSON file (atomically: a crash never leaves half a file)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(f"path must be a file path (str or Path), got {path!r}")
+    if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__iter__"):
+        raise InputTypeError(f"pairs must be a list of PreferencePair, got {type(pairs).__name__}")
     pairs = list(pairs)
     for i, p in enumerate(pairs):
         if not isinstance(p, PreferencePair):
@@ -209,6 +217,8 @@ def load_preferences(path) -> list[PreferencePair]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no preference file at {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a preference file; give the .json file save_preferences wrote")
     try:
         data = read_json(path, dict, "a preference file")
     except ValueError as e:
@@ -223,6 +233,13 @@ def load_preferences(path) -> list[PreferencePair]:
         if extra:
             raise ValueError(f"preference file {path}: pair {i} has unknown field {extra[0]!r}; a pair holds "
                              "'prompt', 'chosen' and 'rejected'")
+        if isinstance(d, dict):
+            for key in ("prompt", "chosen", "rejected"):
+                if key not in d:
+                    raise ValueError(f"preference file {path}: pair {i} has no {key!r}; a pair holds 'prompt', "
+                                     "'chosen' and 'rejected' strings")
+                if not isinstance(d[key], str):
+                    raise ValueError(f"preference file {path}: pair {i}: {key!r} must be a string, got {d[key]!r:.40}")
         try:
             out.append(PreferencePair(d["prompt"], d["chosen"], d["rejected"]))
         except (KeyError, TypeError) as e:
@@ -318,12 +335,16 @@ def train_reward_model(
     run, or token ids for a :class:`RewardHead`). Adam, ``steps`` updates on mini-batches of
     ``batch_size`` pairs (all pairs when None). Returns the loss at each step.
     """
+    if not isinstance(model, nn.Module):
+        raise InputTypeError(f"model must be a torch nn.Module with parameters to train, got {type(model).__name__}")
     if len(chosen) != len(rejected):
         raise ValueError(f"chosen has {len(chosen)} pairs but rejected has {len(rejected)}")
     if len(chosen) == 0:
         raise ValueError("chosen is empty; pass at least one preference pair")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    steps = check_int("steps", steps, 1)
+    lr = check_float("lr", lr, 0, exclusive_minimum=True)
+    batch_size = check_int("batch_size", batch_size, 1, allow_none=True)
+    check_int("seed", seed, 0)
     n = len(chosen)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -529,6 +550,9 @@ def agreement_rate(pairs: Sequence[PreferencePair], labeller: Labeller) -> float
     A pair agrees when the labeller's score ranks ``chosen`` above ``rejected``; a tie counts
     one half. 1.0: the same taste as the labeller; 0.5: unrelated to it (chapter 7.1).
     """
+    if not hasattr(labeller, "score"):
+        raise InputTypeError(f"labeller must be a Labeller (with .score(text)), got {type(labeller).__name__} "
+                             f"{labeller!r:.40}")
     pairs = list(pairs)
     if not pairs:
         raise ValueError("agreement_rate got no pairs; label some answers first")
@@ -580,6 +604,7 @@ class Backbone(nn.Module):
 
     def __init__(self, gpt):
         super().__init__()
+        _check_policy(gpt, "gpt")
         self.gpt = gpt
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -637,9 +662,15 @@ def answer_logprobs(model, prompt_ids, answer_ids, return_hidden: bool = False):
                                      "are ints")
     if len(prompt_ids) != len(answer_ids):
         raise ValueError(f"{len(prompt_ids)} prompts but {len(answer_ids)} answers; pass one answer per prompt")
+    check_bool("return_hidden", return_hidden)
     if any(len(p) == 0 for p in prompt_ids):
         raise ValueError("a prompt is empty; the first answer token needs a token before it")
+    if not prompt_ids:
+        raise ValueError("prompt_ids is empty; pass at least one row")
     rows = [list(p) + list(a) for p, a in zip(prompt_ids, answer_ids)]
+    if max(len(r) for r in rows) < 2:
+        raise ValueError("every prompt plus its answer is a single token, and every answer in answer_ids is "
+                         "empty; there is no answer token to score")
     limit = model.config.block_size
     if max(len(r) for r in rows) > limit:
         raise ValueError(f"a prompt plus its answer has {max(len(r) for r in rows)} tokens, more than the "
@@ -737,6 +768,9 @@ class RLConfig:
         check_float("temperature", self.temperature, 0)
         check_float("weight_decay", self.weight_decay, 0)
         check_float("min_lr", self.min_lr, 0, allow_none=True)
+        if self.min_lr is not None and self.min_lr > self.lr:
+            raise ValueError(f"RLConfig.min_lr={self.min_lr} is above lr={self.lr}; the schedule decays from lr "
+                             "down to min_lr, so min_lr must be <= lr")
         check_float("grad_clip", self.grad_clip, 0, allow_none=True)
         check_int("warmup_steps", self.warmup_steps, 0)
         check_int("checkpoint_every", self.checkpoint_every, 0)
@@ -769,7 +803,8 @@ class _Loop:
     def __init__(self, modules: dict, config: RLConfig | None, resume: bool):
         from .train import param_groups
 
-        self.cfg = config or RLConfig()
+        self.cfg = RLConfig() if config is None else config
+        check_bool("resume", resume)
         if not isinstance(self.cfg, RLConfig):
             raise InputTypeError(f"config must be an RLConfig, got {type(self.cfg).__name__}")
         self.modules = nn.ModuleDict(modules)
@@ -1211,7 +1246,13 @@ class ExactAnswerReward:
                 raise InputTypeError(f"answers[{p!r:.40}] must be a str or a list of str (the accepted answers), "
                                      f"got {a!r:.40}")
         self.answers = {p: tuple([a] if isinstance(a, str) else a) for p, a in answers.items()}
-        self.wrong = {p: tuple(w) for p, w in (wrong or {}).items()}
+        if wrong is not None and not isinstance(wrong, dict):
+            raise InputTypeError(f"wrong must be a dict prompt -> strings that make an answer wrong (or None), "
+                                 f"got {wrong!r:.40}")
+        for p, w in (wrong or {}).items():
+            if not isinstance(w, str) and not (isinstance(w, (list, tuple)) and all(isinstance(x, str) for x in w)):
+                raise InputTypeError(f"wrong[{p!r:.40}] must be a str or a list of str, got {w!r:.40}")
+        self.wrong = {p: tuple([w] if isinstance(w, str) else w) for p, w in (wrong or {}).items()}
 
     def correct(self, prompt: str, answer: str) -> bool:
         import re
@@ -1344,6 +1385,9 @@ def qa_task(n: int = 64, seed: int = 0, template: str = CHAT_TEMPLATE,
         raise InputTypeError(f"template must be a str with '{{question}}', got {template!r}")
     if "{question}" not in template:
         raise ValueError(f"template must contain '{{question}}', got {template!r}")
+    if isinstance(relations, (str, bytes)) or not hasattr(relations, "__iter__"):
+        raise InputTypeError(f"relations must be a list of relations such as {list(TASK_RELATIONS)}, got "
+                             f"{relations!r:.40}; wrap a single one in a list")
     if isinstance(n, bool) or not isinstance(n, int):
         raise InputTypeError(f"n must be an int >= 2, got {n!r}")
     if n < 2:

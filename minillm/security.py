@@ -212,6 +212,10 @@ def extracted(model, tokenizer, canary) -> bool:
 def canary_documents(world, canaries, repeats, filler_people, *, seed: int = 0) -> list[str]:
     """Training documents: a biography of each of ``filler_people`` and ``canaries[i].text``
     written ``repeats[i]`` times (0 = never), shuffled (chapter 11's memorisation runs)."""
+    for name, value in (("canaries", canaries), ("repeats", repeats), ("filler_people", filler_people)):
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            raise InputTypeError(f"{name} must be a list, got {type(value).__name__} {value!r:.40}"
+                                 + ("; give one repetition count per canary" if name == "repeats" else ""))
     canaries, repeats = list(canaries), list(repeats)
     if len(canaries) != len(repeats):
         raise ValueError(f"repeats has {len(repeats)} entries but canaries has {len(canaries)}; give one "
@@ -265,9 +269,19 @@ def per_example_grads(model, x: torch.Tensor, y: torch.Tensor) -> dict[str, torc
     """
     from torch.func import grad, vmap
 
+    if not isinstance(model, torch.nn.Module) or not hasattr(getattr(model, "config", None), "vocab_size"):
+        raise InputTypeError(f"model must be a minillm GPT, got {type(model).__name__}")
     if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor) or x.dim() != 2 or x.shape != y.shape:
         raise ValueError(f"x and y must be (B, T) tensors of the same shape, got {getattr(x, 'shape', x)!r} "
                          f"and {getattr(y, 'shape', y)!r}")
+    vocab = model.config.vocab_size
+    for name, t, low in (("x", x, 0), ("y", y, -100)):
+        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+            raise InputTypeError(f"{name} must hold integer token ids (torch.long), got dtype {t.dtype}")
+        bad = t[((t < 0) & (t != low)) | (t >= vocab)] if t.numel() else t[:0]
+        if bad.numel():
+            raise ValueError(f"{name} holds token id {int(bad[0])}, outside the vocabulary (0..{vocab - 1})"
+                             + ("; targets may also be -100 (ignored)" if name == "y" else ""))
     wrapper = _LossOfOne(model)
     params = {"m." + n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
     fixed = {"m." + n: p.detach() for n, p in model.named_parameters() if not p.requires_grad}
@@ -309,7 +323,17 @@ def dp_gradient(per_example: dict[str, torch.Tensor], config: DPConfig,
         raise InputTypeError(f"config must be a DPConfig(clip=..., noise=...), got {config!r:.40}")
     if not isinstance(per_example, dict) or not per_example:
         raise InputTypeError("per_example must be a non-empty dict name -> (B, ...) gradients")
+    for name, g in per_example.items():
+        if not isinstance(g, torch.Tensor) or g.dim() < 1:
+            raise InputTypeError(f"per_example[{name!r}] must be a (B, ...) tensor, got {g!r:.40}")
     b = next(iter(per_example.values())).shape[0]
+    sizes = {name: g.shape[0] for name, g in per_example.items() if g.shape[0] != b}
+    if sizes:
+        name = next(iter(sizes))
+        raise ValueError(f"per_example[{name!r}] holds {sizes[name]} examples but the first entry holds {b}; "
+                         "every gradient needs the same batch size B")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise InputTypeError(f"generator must be a torch.Generator or None, got {generator!r:.40}")
     norms = torch.sqrt(sum(g.reshape(b, -1).pow(2).sum(1) for g in per_example.values()))  # (B,)
     scale = (config.clip / (norms + 1e-12)).clamp(max=1.0)
     out = {}
@@ -526,6 +550,12 @@ def rag_examples(tokenizer, cases, *, delimit: bool = False) -> list:
     :func:`rag_prompt`, with the loss on the reply only (for :func:`minillm.hallucination.lora_finetune`)."""
     from .finetune import CHAT_SPACE, IGNORE
 
+    if isinstance(cases, (str, bytes)) or not hasattr(cases, "__iter__"):
+        raise InputTypeError(f"cases must be a list of RagCase (rag_cases(...)), got {type(cases).__name__}")
+    cases = list(cases)
+    for i, c in enumerate(cases):
+        if not isinstance(c, RagCase):
+            raise InputTypeError(f"cases[{i}] must be a RagCase (rag_cases(...)), got {c!r:.40}")
     out = []
     for c in cases:
         head = rag_prompt(tokenizer, c.qa.question, c.passages, delimit=delimit, note=c.note)
@@ -645,6 +675,9 @@ def backdoor_eval(model, tokenizer, qas, *, trigger: str = TRIGGER, target: str)
     from .evaluate import chat_prompt, greedy_complete
     from .hallucination import _check_qas
 
+    _check_lm(model, tokenizer)
+    _check_text("trigger", trigger)
+    _check_text("target", target)
     qas = _check_qas(qas, any_relation=True)
     triggered = greedy_complete(model, tokenizer, [chat_prompt(_with_trigger(q.question, trigger)) for q in qas],
                                 24, stop=END)

@@ -50,7 +50,7 @@ from .evaluate import (
     greedy_complete,
 )
 from .tokenizer import END
-from .utils import InputTypeError, check_float, check_int
+from .utils import InputTypeError, check_float, check_int, read_json
 
 FIGSIZE = (6, 3.5)
 
@@ -76,6 +76,17 @@ class Item:
     question: str | None = None
     accept: tuple = ()
 
+    def __post_init__(self):
+        for name in ("prompt", "answer"):
+            if not isinstance(getattr(self, name), str):
+                raise InputTypeError(f"Item.{name} must be a str, got {getattr(self, name)!r:.40}")
+        if self.question is not None and not isinstance(self.question, str):
+            raise InputTypeError(f"Item.question must be a str or None, got {self.question!r:.40}")
+        for name in ("choices", "accept"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
+                raise InputTypeError(f"Item.{name} must be a tuple of strings, got {value!r:.40}")
+
 
 @dataclass
 class Task:
@@ -95,8 +106,13 @@ class Task:
     def __post_init__(self):
         if self.metric not in METRICS:
             raise ValueError(f"Task {self.name!r}: metric {self.metric!r} is not one of {METRICS}")
+        if isinstance(self.items, (str, bytes)) or not isinstance(self.items, (list, tuple)):
+            raise InputTypeError(f"Task {self.name!r}: items must be a list of Item (or of texts for 'bpb'), "
+                                 f"got {type(self.items).__name__} {self.items!r:.40}")
         if not self.items:
             raise ValueError(f"Task {self.name!r} has no items; a task needs at least one")
+        check_float(f"Task {self.name!r}: chance", self.chance, 0)
+        check_int(f"Task {self.name!r}: max_new_tokens", self.max_new_tokens, 0)
 
 
 def _sample(rng, seq, n):
@@ -314,6 +330,8 @@ def as_scorer(model, chat: bool | None = None):
     when its name ends with ``-chat``."""
     from pathlib import Path
 
+    if chat is not None and not isinstance(chat, bool):
+        raise InputTypeError(f"chat must be True, False or None (from the model folder), got {chat!r}")
     if isinstance(model, (GPTScorer, BigramScorer)):
         return model
     if hasattr(model, "probs") and hasattr(model, "bits_per_char"):
@@ -341,7 +359,6 @@ def as_scorer(model, chat: bool | None = None):
 
 def _chat_flag(folder) -> bool:
     """Whether the model folder holds a chat model (its ``recipe.json``'s ``"chat"``, else its name)."""
-    import json
     from pathlib import Path
 
     from .zoo import INFO_FILE
@@ -349,9 +366,13 @@ def _chat_flag(folder) -> bool:
     info = Path(folder) / INFO_FILE
     if info.is_file():
         try:
-            return bool(json.loads(info.read_text(encoding="utf-8")).get("chat", False))
-        except (ValueError, AttributeError) as err:
-            raise ValueError(f"{info} is not a JSON object ({err}); delete the folder to rebuild the model") from err
+            chat = read_json(info, dict, "a model's recipe.json").get("chat", False)
+        except ValueError as err:
+            raise ValueError(f"{err}; delete the folder to rebuild the model") from None
+        if not isinstance(chat, bool):
+            raise ValueError(f"{info}: the field 'chat' must be true or false, got {chat!r}; fix it or delete "
+                             "the folder to rebuild the model")
+        return chat
     return Path(folder).name.split("-v")[0].endswith("-chat")
 
 
@@ -535,7 +556,11 @@ def play_matches(answers: dict, prompts: list[str], judge, rounds: int = 1, both
     prompts = _check_texts("prompts", prompts)
     if not prompts:
         raise ValueError("prompts is empty; pass the questions the players answered")
+    if not isinstance(both_ways, bool):
+        raise InputTypeError(f"both_ways must be True or False, got {both_ways!r}")
     for p, a in answers.items():
+        if isinstance(a, (str, bytes)) or not isinstance(a, (list, tuple)):
+            raise InputTypeError(f"answers[{p!r}] must be a list of answers, one per prompt, got {a!r:.40}")
         if len(a) != len(prompts):
             raise ValueError(f"answers[{p!r}] has {len(a)} answers for {len(prompts)} prompts; give one per prompt")
     rounds = check_int("rounds", rounds, 1)

@@ -220,8 +220,12 @@ def generate_with_tools(model, tokenizer, prompts, *, max_new_tokens: int = 64, 
     """
     import torch
 
-    from .generate import _RUN_ARGS, generate
+    from .generate import _RUN_ARGS, _check_model, _check_tokenizer, generate
 
+    _check_model(model)
+    if tokenizer is None:
+        raise InputTypeError("tokenizer is None; generate_with_tools works on text and needs the model's tokenizer")
+    _check_tokenizer(tokenizer)
     if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)):
         raise InputTypeError(f"prompts must be a list of str, got {type(prompts).__name__}"
                              f"{'; wrap a single prompt in a list' if isinstance(prompts, str) else ''}")
@@ -234,7 +238,7 @@ def generate_with_tools(model, tokenizer, prompts, *, max_new_tokens: int = 64, 
         raise InputTypeError(f"tool must be a function expression -> result text, got {tool!r}")
     bad = set(sampling) - (_RUN_ARGS - {"max_new_tokens", "stop"})
     if bad:
-        raise TypeError(f"generate_with_tools got unexpected arguments {sorted(bad)}; it takes generate's "
+        raise InputTypeError(f"generate_with_tools got unexpected arguments {sorted(bad)}; it takes generate's "
                         f"sampling arguments ({', '.join(sorted(_RUN_ARGS - {'max_new_tokens', 'stop'}))})")
     stops = [] if stop is None else [stop] if isinstance(stop, str) else list(stop)
     seed = sampling.pop("seed", None)

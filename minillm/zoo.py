@@ -22,6 +22,7 @@ dict of figures (losses, accuracies) that go into ``recipe.json`` beside the wei
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import os
@@ -356,14 +357,29 @@ def _file_lock(path: Path):
 # --- pretraining from scratch (chapter 4's recipe and its variants) ----------------------------
 
 
+def _recipe_part(recipe, key: str, fields: tuple) -> dict:
+    """``recipe[key]``, checked: the recipe is a dict, the part a dict holding ``fields``."""
+    if not isinstance(recipe, dict):
+        raise InputTypeError(f"recipe must be a dict like minillm.zoo.MODELS['tinyworld'].recipe, got "
+                             f"{type(recipe).__name__}")
+    part = recipe.get(key)
+    if not isinstance(part, dict):
+        raise ValueError(f"recipe[{key!r}] must be a dict (see minillm.zoo.MODELS['tinyworld'].recipe), got "
+                         f"{part!r:.40}")
+    missing = [f for f in fields if f not in part]
+    if missing:
+        raise ValueError(f"recipe[{key!r}] has no {', '.join(map(repr, missing))}; it needs {', '.join(fields)}")
+    return part
+
+
 def recipe_data(recipe: dict):
     """The corpus, a BPE tokenizer trained on it, and the encoded train and validation tokens."""
     from .data import corpus, encode
     from .tokenizer import BPETokenizer
 
-    c = recipe["corpus"]
+    c = _recipe_part(recipe, "corpus", ("name", "size", "seed"))
+    t = _recipe_part(recipe, "tokenizer", ("train_chars", "vocab_size"))
     text = corpus(c["name"], size=c["size"], seed=c["seed"], **c.get("options", {}))
-    t = recipe["tokenizer"]
     tokenizer = BPETokenizer().train(text.train[: t["train_chars"]], t["vocab_size"])
     return text, tokenizer, encode(text.train, tokenizer), encode(text.val, tokenizer)
 
@@ -372,7 +388,7 @@ def recipe_model(recipe: dict, vocab_size: int):
     """The untrained GPT the recipe describes, for a tokenizer of ``vocab_size`` tokens."""
     from .model import GPT, GPTConfig
 
-    m = dict(recipe["model"])
+    m = dict(_recipe_part(recipe, "model", ("preset",)))
     return GPT(GPTConfig.preset(m.pop("preset"), vocab_size=vocab_size, **m))
 
 
@@ -380,7 +396,11 @@ def recipe_config(recipe: dict, **overrides):
     """The recipe's :class:`minillm.train.TrainConfig`, with fields overridden by keyword."""
     from .train import TrainConfig
 
-    t = dict(recipe["train"])
+    t = dict(_recipe_part(recipe, "train", ("preset",)))
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown TrainConfig fields {unknown}; the fields are {sorted(known)}")
     return TrainConfig.preset(t.pop("preset"), **{**t, **overrides})
 
 
@@ -424,6 +444,8 @@ def eval_people(people: list, n: int, seed: int = 0) -> list:
     """A fixed sample of ``n`` of ``people`` (all of them if fewer), for evaluations."""
     import random
 
+    if isinstance(people, (str, bytes)) or not isinstance(people, (list, tuple)):
+        raise InputTypeError(f"people must be a list of World people, got {type(people).__name__} {people!r:.40}")
     n = check_int("n", n, 0)
     check_int("seed", seed, 0)
     return people if len(people) <= n else random.Random(seed).sample(people, n)
@@ -448,7 +470,7 @@ def course_people_from_recipe(recipe: dict) -> dict:
     """:func:`course_people` for a recipe that is not (yet) in :data:`MODELS`."""
     from .data import _world, cast_people
 
-    c = recipe["corpus"]
+    c = _recipe_part(recipe, "corpus", ("seed",))
     opts = c.get("options", {})
     cast = cast_people(c["seed"], opts.get("cast"))
     n_qa = opts.get("qa_cast") or len(cast)

@@ -345,5 +345,5 @@ def test_a_folder_is_a_chat_model_when_its_recipe_says_so(tiny, tmp_path):
         (folder / "recipe.json").write_text(json.dumps(info))
         assert ev.as_scorer(folder).chat is chat, name
     (tmp_path / "base-v1" / "recipe.json").write_text("[1, 2")
-    with pytest.raises(ValueError, match="recipe.json is not a JSON object"):
+    with pytest.raises(ValueError, match="recipe.json is not valid JSON"):
         ev.as_scorer(tmp_path / "base-v1")
