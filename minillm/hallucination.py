@@ -722,7 +722,7 @@ def abstention_examples(tokenizer, world, known_people, unknown_people, *, relat
 
 
 def build_abstainer(model, tokenizer, world, known_people, unknown_people, *, relations=ABSTAIN_RELATIONS,
-                    phrasings: int = 1, steps: int = 80, lr: float = 1e-3, batch_size: int = 32,
+                    phrasings: int = 1, steps: int = 80, lr: float = 5e-4, batch_size: int = 32,
                     warmup: int = 10, seed: int = 0):
     """A copy of the assistant ``model`` fully fine-tuned (:func:`finetune_examples`) on
     :func:`abstention_examples` to answer about the people it knows and to say :data:`IDK`
@@ -744,7 +744,7 @@ def build_abstainer(model, tokenizer, world, known_people, unknown_people, *, re
     return abstainer, losses
 
 
-def abstention_score(scores: "AnswerScores") -> torch.Tensor:
+def abstention_score(scores: AnswerScores) -> torch.Tensor:
     """The answer score of an abstaining assistant, ``(N,)``: its confidence in the fact it
     states (:attr:`AnswerScores.confidence`), 0 where it said :data:`IDK`. Answer when the score
     reaches a threshold (:func:`minillm.calibration.threshold_for_precision`)."""
