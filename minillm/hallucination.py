@@ -20,6 +20,10 @@ dense search, prompt assembly) and :mod:`minillm.calibration` (ECE, temperature,
   chat model on :func:`reader_examples` (questions with BM25 passages, questions from memory,
   "I don't know" when the passages are about someone else) over :func:`reader_store`;
   :func:`retrieved_prompts` asks it, :func:`said_idk` reads its abstentions.
+- closed-book abstention by the model itself: :func:`build_abstainer` fully fine-tunes a copy of
+  the assistant on :func:`abstention_examples` (known people answered, people it never read
+  about answered :data:`IDK`), so that it refuses strangers it was never shown;
+  :func:`abstention_score` is its answer score for a confidence threshold on top.
 - :func:`fact_documents` and :func:`train_tiny`: a tiny corpus where each person's facts appear
   a chosen number of times, optionally with reversed parent sentences, and a tiny GPT trained
   on it in seconds (knowledge frequency and the reversal curse).
