@@ -20,6 +20,10 @@ dense search, prompt assembly) and :mod:`minillm.calibration` (ECE, temperature,
   chat model on :func:`reader_examples` (questions with BM25 passages, questions from memory,
   "I don't know" when the passages are about someone else) over :func:`reader_store`;
   :func:`retrieved_prompts` asks it, :func:`said_idk` reads its abstentions.
+- closed-book abstention by the model itself: :func:`build_abstainer` fully fine-tunes a copy of
+  the assistant on :func:`abstention_examples` (known people answered, people it never read
+  about answered :data:`IDK`), so that it refuses strangers it was never shown;
+  :func:`abstention_score` is its answer score for a confidence threshold on top.
 - :func:`fact_documents` and :func:`train_tiny`: a tiny corpus where each person's facts appear
   a chosen number of times, optionally with reversed parent sentences, and a tiny GPT trained
   on it in seconds (knowledge frequency and the reversal curse).
@@ -725,6 +729,91 @@ def idk_probability(model, tokenizer, qas) -> torch.Tensor:
     return torch.stack(out).double()
 
 
+# --- abstention by the model itself: fine-tuned to say "I don't know" about strangers -----------
+
+
+#: The relations :func:`abstention_examples` asks about by default: chapter 6's SFT relations.
+ABSTAIN_RELATIONS = ("birth_city", "birth_year", "job", "color", "food", "pet")
+
+
+def _check_people(name: str, people) -> list:
+    if isinstance(people, (str, bytes)) or not hasattr(people, "__iter__"):
+        raise InputTypeError(f"{name} must be a list of world people (Person), got {type(people).__name__}")
+    people = list(people)
+    if not people:
+        raise ValueError(f"{name} is empty; pass at least one Person")
+    for i, p in enumerate(people):
+        if not all(hasattr(p, a) for a in ("id", "name", "birth_city")):
+            raise InputTypeError(f"{name}[{i}] must be a Person from the world, got {p!r:.40}")
+    return people
+
+
+def abstention_examples(tokenizer, world, known_people, unknown_people, *, relations=ABSTAIN_RELATIONS,
+                        phrasings: int = 1, seed: int = 0) -> list:
+    """Chat examples that teach an assistant to say :data:`IDK` about people it never read about.
+
+    Every ``relations`` question about ``known_people`` (people the model read about) is
+    answered with the true answer sentence, every one about ``unknown_people`` (people it never
+    saw: their names are new to it) with :data:`IDK`; each question in ``phrasings`` random
+    phrasings of :meth:`minillm.world.World.qa`. Each example is ``(ids, targets)`` with the loss
+    on the reply only; shuffled. Evaluate on *other* people of both kinds: the lesson is "do I
+    know this name", not these names (chapter 8).
+    """
+    known = _check_people("known_people", known_people)
+    unknown = _check_people("unknown_people", unknown_people)
+    both = {p.id for p in known} & {p.id for p in unknown}
+    if both:
+        raise ValueError(f"known_people and unknown_people share {len(both)} people (ids {sorted(both)[:5]}); "
+                         "a person is either known to the model or not")
+    if isinstance(relations, str) or not relations:
+        raise InputTypeError(f"relations must be a non-empty list of relation names, got {relations!r}")
+    bad = [r for r in relations if r not in world.RELATIONS]
+    if bad:
+        raise ValueError(f"relations holds {bad[0]!r}; choose among {', '.join(world.RELATIONS)}")
+    phrasings = check_int("phrasings", phrasings, 1)
+    seed = check_int("seed", seed, 0)
+    out = []
+    for k in range(phrasings):
+        for people, idk in ((known, False), (unknown, True)):
+            for q in _varied_qas(world, people, list(relations), seed * 7919 + 2 * k + idk + 11):
+                out.append(_encode_turn(tokenizer, chat_prompt(q.question), IDK if idk else q.answer))
+    random.Random(seed).shuffle(out)
+    return out
+
+
+def build_abstainer(model, tokenizer, world, known_people, unknown_people, *, relations=ABSTAIN_RELATIONS,
+                    phrasings: int = 1, steps: int = 80, lr: float = 5e-4, batch_size: int = 32,
+                    warmup: int = 10, seed: int = 0):
+    """A copy of the assistant ``model`` fully fine-tuned (:func:`finetune_examples`) on
+    :func:`abstention_examples` to answer about the people it knows and to say :data:`IDK`
+    about the ones it does not: abstention by the model itself, closed book (chapter 8).
+
+    ``model`` is left unchanged. Returns ``(abstainer, losses)``. The course's recipe (chat
+    model, 80 steps of 32 examples, the SFT cast plus half the other cast as ``known_people``,
+    200 fresh people as ``unknown_people``) takes about 10 s on one CPU thread; evaluate it with
+    :func:`answer_scores` and :func:`said_idk` on people in neither list.
+    """
+    import copy
+
+    _check_model(model, tokenizer)
+    examples = abstention_examples(tokenizer, world, known_people, unknown_people, relations=relations,
+                                   phrasings=phrasings, seed=seed)
+    abstainer = copy.deepcopy(model)
+    losses = finetune_examples(abstainer, examples, steps=steps, lr=lr, batch_size=batch_size, warmup=warmup,
+                               seed=seed)
+    return abstainer, losses
+
+
+def abstention_score(scores: AnswerScores) -> torch.Tensor:
+    """The answer score of an abstaining assistant, ``(N,)``: its confidence in the fact it
+    states (:attr:`AnswerScores.confidence`), 0 where it said :data:`IDK`. Answer when the score
+    reaches a threshold (:func:`minillm.calibration.threshold_for_precision`)."""
+    if not isinstance(scores, AnswerScores):
+        raise InputTypeError(f"scores must be the AnswerScores of answer_scores(...), got {type(scores).__name__}")
+    idk = said_idk(scores.replies)
+    return torch.where(idk, torch.zeros_like(scores.confidence), scores.confidence)
+
+
 # --- a tiny world of facts: frequency and the reversal curse --------------------------------------
 
 
@@ -835,5 +924,6 @@ def choice_accuracy(model, tokenizer, prompts, candidates, answers) -> torch.Ten
 __all__ = ["MARKERS", "IDK", "CONTEXT_TEMPLATE", "AnswerScores", "answer_scores", "parse_reply",
            "passage_store", "relevant_passages", "embed_texts", "context_prompt", "context_examples",
            "idk_examples", "lora_finetune", "reading_examples", "reader_examples", "reader_store",
-           "retrieved_prompts", "build_reader", "said_idk", "finetune_examples", "idk_probability", "fact_documents", "train_tiny",
+           "retrieved_prompts", "build_reader", "ABSTAIN_RELATIONS", "abstention_examples", "build_abstainer",
+           "abstention_score", "said_idk", "finetune_examples", "idk_probability", "fact_documents", "train_tiny",
            "choice_accuracy", "candidate_logprobs", "FACT_PROMPTS"]

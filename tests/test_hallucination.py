@@ -251,6 +251,59 @@ def test_finetune_examples_learns_the_answers(setup):
         H.finetune_examples(m, ex, lr=0.0)
 
 
+def test_abstention_examples_answer_known_people_and_idk_strangers(setup):
+    world, tok, model = setup
+    known, unknown = world.people[:3], world.people[3:5]
+    ex = H.abstention_examples(tok, world, known, unknown, relations=("job", "food"), phrasings=2)
+    assert len(ex) == 2 * (3 + 2) * 2
+    replies = {}
+    for ids, tgt in ex:
+        assert len(ids) == len(tgt)
+        prompt = tok.decode([i for i, t in zip(ids, tgt) if t == -100])
+        reply = tok.decode([t for t in tgt if t != -100]).strip()
+        replies.setdefault(reply == H.IDK + "<|end|>", []).append(prompt)
+    # every question about a stranger is answered "I don't know.", every other with its answer
+    assert len(replies[True]) == 2 * 2 * 2 and all(any(p.name in q for p in unknown) for q in replies[True])
+    assert all(any(p.name in q for p in known) for q in replies[False])
+    phrasings = {tok.decode(ids) for ids, _ in ex}
+    assert len(phrasings) > len(ex) // 2  # two draws of the phrasing, not the same prompt twice
+    with pytest.raises(ValueError, match="share 1 people"):
+        H.abstention_examples(tok, world, known, [world.people[0]])
+    with pytest.raises(ValueError, match="unknown_people is empty"):
+        H.abstention_examples(tok, world, known, [])
+    with pytest.raises(TypeError, match="known_people\\[0\\]"):
+        H.abstention_examples(tok, world, ["Ann Smith"], unknown)
+    with pytest.raises(ValueError, match="relations holds 'age'"):
+        H.abstention_examples(tok, world, known, unknown, relations=("job", "age"))
+    with pytest.raises(ValueError, match="phrasings"):
+        H.abstention_examples(tok, world, known, unknown, phrasings=0)
+
+
+def test_build_abstainer_learns_to_say_idk_and_leaves_the_model(setup):
+    world, tok, model = setup
+    known, unknown = world.people[:4], world.people[4:8]
+    before = [p.detach().clone() for p in model.parameters()]
+    qas = [world.qa(p, "job") for p in unknown]
+    p0 = H.idk_probability(model, tok, qas)
+    m, losses = H.build_abstainer(model, tok, world, known, unknown, relations=("job",), steps=40, lr=1e-2,
+                                  batch_size=8, warmup=2)
+    assert len(losses) == 40 and sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # a copy was trained
+    # a random 32-wide model learns slowly: P(I don't know) rises by orders of magnitude, not to 1
+    assert (H.idk_probability(m, tok, qas).log() - p0.log()).mean() > 10
+    with pytest.raises(ValueError, match="steps"):
+        H.build_abstainer(model, tok, world, known, unknown, steps=0)
+
+
+def test_abstention_score_zeroes_idk_replies():
+    s = H.AnswerScores([], torch.tensor([0, 1, 2]), torch.tensor([0, 1, 1]), torch.tensor([0.9, 0.8, 0.7],
+                       dtype=torch.float64), torch.tensor([True, True, False]),
+                       [" Ann works as a baker.", " I don't know.", " Ann was born in Oxby."])
+    torch.testing.assert_close(H.abstention_score(s), torch.tensor([0.9, 0.0, 0.7], dtype=torch.float64))
+    with pytest.raises(TypeError, match="AnswerScores"):
+        H.abstention_score([0.9, 0.8])
+
+
 def test_fact_documents_count_repeats_and_reversal(setup):
     world = setup[0]
     people = [p for p in world.train_people if p.mother is not None][:5]
