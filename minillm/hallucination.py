@@ -83,14 +83,17 @@ def _check_world(world) -> None:
         raise InputTypeError(f"world must be a minillm.world.World, got {type(world).__name__} {world!r:.40}")
 
 
-def _check_people(people) -> list:
+def _check_people(people, name: str = "people", *, empty_ok: bool = True) -> list:
+    """``people`` as a list of world people (``Person``), or a clear error naming ``name``."""
     if isinstance(people, (str, bytes)) or not hasattr(people, "__iter__"):
-        raise InputTypeError(f"people must be a list of Person (e.g. world.people[:10]), got "
+        raise InputTypeError(f"{name} must be a list of Person (e.g. world.people[:10]), got "
                              f"{type(people).__name__} {people!r:.40}")
     people = list(people)
+    if not people and not empty_ok:
+        raise ValueError(f"{name} is empty; pass at least one Person")
     for i, p in enumerate(people):
         if not (hasattr(p, "id") and hasattr(p, "name")):
-            raise InputTypeError(f"people[{i}] must be a Person (e.g. world.people[0]), got {p!r:.40}")
+            raise InputTypeError(f"{name}[{i}] must be a Person (e.g. world.people[0]), got {p!r:.40}")
     return people
 
 
@@ -736,18 +739,6 @@ def idk_probability(model, tokenizer, qas) -> torch.Tensor:
 ABSTAIN_RELATIONS = ("birth_city", "birth_year", "job", "color", "food", "pet")
 
 
-def _check_people(name: str, people) -> list:
-    if isinstance(people, (str, bytes)) or not hasattr(people, "__iter__"):
-        raise InputTypeError(f"{name} must be a list of world people (Person), got {type(people).__name__}")
-    people = list(people)
-    if not people:
-        raise ValueError(f"{name} is empty; pass at least one Person")
-    for i, p in enumerate(people):
-        if not all(hasattr(p, a) for a in ("id", "name", "birth_city")):
-            raise InputTypeError(f"{name}[{i}] must be a Person from the world, got {p!r:.40}")
-    return people
-
-
 def abstention_examples(tokenizer, world, known_people, unknown_people, *, relations=ABSTAIN_RELATIONS,
                         phrasings: int = 1, seed: int = 0) -> list:
     """Chat examples that teach an assistant to say :data:`IDK` about people it never read about.
@@ -759,8 +750,8 @@ def abstention_examples(tokenizer, world, known_people, unknown_people, *, relat
     on the reply only; shuffled. Evaluate on *other* people of both kinds: the lesson is "do I
     know this name", not these names (chapter 8).
     """
-    known = _check_people("known_people", known_people)
-    unknown = _check_people("unknown_people", unknown_people)
+    known = _check_people(known_people, "known_people", empty_ok=False)
+    unknown = _check_people(unknown_people, "unknown_people", empty_ok=False)
     both = {p.id for p in known} & {p.id for p in unknown}
     if both:
         raise ValueError(f"known_people and unknown_people share {len(both)} people (ids {sorted(both)[:5]}); "
