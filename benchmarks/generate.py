@@ -80,6 +80,15 @@ within noise). Two runs of ``--parts b`` afterwards (load average 4.6-5.3: the w
 figures are noisy): small batch 1: 2.30 and 2.47, batch 8: 1.89 and 2.33; GPT-2-small batch 1:
 0.98 and 1.06 (unchanged code; its figure moves by +-10% with the load), batch 8: 1.15 and 1.16
 (61.6 vs 53.7 and 59.5 vs 51.4 tok/s); identical greedy tokens in every case.
+
+Rerun 2026-11-27 (1 thread; chapter 12's notebook or three helpers running beside it):
+``--parts b`` at load average 4-5: small batch 1 2.10, batch 8 1.81; GPT-2-small batch 1 1.45,
+batch 8 1.19 (31.6 vs 26.5 tok/s); identical greedy tokens: met. ``--parts a`` at load 1.8:
+the chapter-4 model at 1,000 tokens 4.8x (1,215 vs 255 tok/s): NOT met by a little. A cProfile of
+1,000 cached steps showed 4% of the time in checking, every step, that no linear layer had been
+replaced (``GPT._plain_linears``) and another 4% in ``_linear``'s per-call choice of layout; both
+are now decided once per generate call (the plan stored in the cache). Afterwards, ``--parts a
+--small-only`` at load 1.7: 64 / 256 / 1,000 tokens 2.8x / 4.7x / 5.5x (1,408 vs 254 tok/s): met.
 """
 
 from __future__ import annotations

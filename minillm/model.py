@@ -638,9 +638,12 @@ class GPT(nn.Module):
             # a row's position never exceeds the number of tokens fed so far
             rope = self._rope_tables(positions, need=start + t)
         c = self.config
-        if self.training or c.mlp_act != "gelu" or c.qk_norm or not self._plain_linears():
-            # dropout, options the fast path below does not cover, or linear layers replaced by
-            # something else (a LoRA wrapper, a quantised layer) whose forward must run: the modules
+        # the fast path's plan: built once per cache (one generate call), None when a linear layer
+        # was replaced by something else (a LoRA wrapper, a quantised layer) whose forward must run
+        if cache.plan is None or cache.plan[0] is not self:
+            cache.plan = (self, self._inference_plan() if self._plain_linears() else None)
+        if self.training or c.mlp_act != "gelu" or c.qk_norm or cache.plan[1] is None:
+            # dropout, options the fast path below does not cover, or replaced linear layers: the modules
             x = self._embed(idx, positions)
             for i, block in enumerate(self.blocks):
                 x = block(x, rope=rope, mask=mask, cache=cache, layer=i)
@@ -648,23 +651,21 @@ class GPT(nn.Module):
             return self._logits(self.norm_f(x[:, -1:, :] if last_only else x))
         # inference: the same computation as the modules, without their per-call overhead
         # (a decoding step of a small model is mostly Python overhead otherwise)
-        if cache.plan is None or cache.plan[0] is not self:
-            cache.plan = (self, self._inference_plan())
-        layers, norm_f = cache.plan[1]
+        layers, norm_f, lin = cache.plan[1]
         x = self._embed(idx, positions)
         h = self.config.n_head
         for i, (n1, wqkv, bqkv, wo, bo, fast, n2, w1, b1, w2, b2, approx) in enumerate(layers):
-            q, k, v = qkv_heads(_linear(_norm(x, n1), wqkv, bqkv), h, rope)
+            q, k, v = qkv_heads(lin(_norm(x, n1), wqkv, bqkv), h, rope)
             k, v = cache.update(i, k, v)
             if fast:
                 causal = mask is None and q.size(2) == k.size(2) and t > 1
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
             else:
                 y = scaled_dot_product_attention(q, k, v, causal=mask is None, mask=mask)
-            x = x + _linear(merge_heads(y), wo, bo)
-            x = x + _linear(F.gelu(_linear(_norm(x, n2), w1, b1), approximate=approx), w2, b2)
+            x = x + lin(merge_heads(y), wo, bo)
+            x = x + lin(F.gelu(lin(_norm(x, n2), w1, b1), approximate=approx), w2, b2)
         cache.advance(t)
-        logits = _linear(_norm(x[:, -1:, :] if last_only else x, norm_f), self.head.weight)
+        logits = lin(_norm(x[:, -1:, :] if last_only else x, norm_f), self.head.weight)
         return c.logit_softcap * torch.tanh(logits / c.logit_softcap) if c.logit_softcap else logits
 
     def _plain_linears(self) -> bool:
@@ -678,7 +679,9 @@ class GPT(nn.Module):
                    and type(b.mlp.proj) is plain for b in self.blocks)
 
     def _inference_plan(self):
-        """Every layer's weights as plain tensors, for :meth:`forward_cached`'s fast path."""
+        """Every layer's weights as plain tensors, for :meth:`forward_cached`'s fast path, and the
+        multiply to use: ``F.linear``, unless a weight is large enough on a CPU for
+        :func:`_linear`'s other layout to pay (GPT-2-small; chapter 4's model is far below it)."""
         def norm(n):
             return (n.weight, getattr(n, "bias", None), n.eps, isinstance(n, RMSNorm))
 
@@ -688,7 +691,9 @@ class GPT(nn.Module):
             layers.append((norm(b.norm1), a.qkv.weight, a.qkv.bias, a.proj.weight, a.proj.bias,
                            a.fast, norm(b.norm2), m.fc.weight, m.fc.bias, m.proj.weight,
                            m.proj.bias, m.approximate))
-        return layers, norm(self.norm_f)
+        big = any(p.dim() == 2 and p.numel() >= 1 << 20 for p in self.parameters())
+        lin = _linear if big and self.head.weight.device.type == "cpu" else F.linear
+        return layers, norm(self.norm_f), lin
 
     @torch.no_grad()
     def attention_weights(self, idx: torch.Tensor) -> torch.Tensor:
