@@ -458,9 +458,9 @@ def _chat_mode(args, tokenizer, folder) -> bool:
         return False
     if not (folder / "recipe.json").is_file():
         return False
-    from .suite import _chat_flag
+    from .suite import is_chat_folder
 
-    return _chat_flag(folder)  # a damaged recipe.json is named, not silently read as "not chat"
+    return is_chat_folder(folder)  # a damaged recipe.json is named, not silently read as "not chat"
 
 
 def _chat(args: argparse.Namespace, stdin=None, stdout=None) -> int:

@@ -349,7 +349,7 @@ def as_scorer(model, chat: bool | None = None):
                              "nor a model folder; pass a name, a folder or (model, tokenizer)")
         if chat is None:
             folder = zoo.model_dir(text) if text in zoo.MODELS else Path(text)
-            chat = _chat_flag(folder)
+            chat = is_chat_folder(folder)
         return GPTScorer(m, tok, chat=chat)
     if isinstance(model, tuple) and len(model) == 2:
         return GPTScorer(model[0], model[1], chat=bool(chat))
@@ -357,8 +357,10 @@ def as_scorer(model, chat: bool | None = None):
                          f"scorer, got {type(model).__name__}")
 
 
-def _chat_flag(folder) -> bool:
-    """Whether the model folder holds a chat model (its ``recipe.json``'s ``"chat"``, else its name)."""
+def is_chat_folder(folder) -> bool:
+    """Whether the model folder holds a chat model: its ``recipe.json``'s ``"chat"`` field (a damaged
+    file or a non-bool field is a named ``ValueError``), else its name. Used by :func:`as_scorer` and
+    ``minillm chat`` (chapter 9)."""
     from pathlib import Path
 
     from .zoo import INFO_FILE
