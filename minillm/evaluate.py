@@ -213,6 +213,22 @@ class FactScores:
         return sum(self.chance.values()) / len(self.chance)
 
 
+
+def _check_people(people, name: str = "people", *, empty_ok: bool = True) -> list:
+    """``people`` as a list of world people (``Person``: an ``id`` and a ``name``), or a clear error
+    naming ``name``; an empty list is refused unless ``empty_ok`` (also used by :mod:`minillm.hallucination`)."""
+    if isinstance(people, (str, bytes)) or not hasattr(people, "__iter__"):
+        raise InputTypeError(f"{name} must be a list of World people (Person objects, e.g. world.held_out[:50]), "
+                             f"got {type(people).__name__} {people!r:.40}")
+    people = list(people)
+    if not people and not empty_ok:
+        raise ValueError(f"{name} is empty; pass a list of World people, e.g. world.held_out[:50]")
+    for i, p in enumerate(people):
+        if not (hasattr(p, "id") and hasattr(p, "name")):
+            raise InputTypeError(f"{name}[{i}] must be a Person (e.g. world.people[0]), got {p!r:.40}")
+    return people
+
+
 def fact_completion(model, tokenizer, world, people, relations=None, *, choice: bool = True,
                     max_new_tokens: int = 6) -> FactScores:
     """Score a base model's knowledge of ``people``'s facts (see the module docstring).
@@ -230,15 +246,7 @@ def fact_completion(model, tokenizer, world, people, relations=None, *, choice: 
             raise ValueError(f"relation {r!r} has no fact prompt; choose from {sorted(FACT_PROMPTS)}")
     if not isinstance(choice, bool):
         raise InputTypeError(f"choice must be True or False, got {choice!r}")
-    if isinstance(people, (str, bytes)) or not hasattr(people, "__iter__"):
-        raise InputTypeError(f"people must be a list of World people (e.g. world.held_out[:50]), got "
-                             f"{type(people).__name__} {people!r:.40}")
-    people = list(people)
-    if not people:
-        raise ValueError("people is empty; pass a list of World people, e.g. world.held_out[:50]")
-    for i, p in enumerate(people):
-        if not hasattr(p, "name"):
-            raise InputTypeError(f"people[{i}] must be a Person (e.g. world.people[0]), got {p!r:.40}")
+    people = _check_people(people, empty_ok=False)
     was_training = model.training
     model.eval()
     scores = FactScores(len(people))

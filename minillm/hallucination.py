@@ -45,6 +45,7 @@ import torch
 from .evaluate import (
     FACT_PROMPTS,
     _check_model,
+    _check_people,
     _check_texts,
     chat_prompt,
     continuation_logprobs,
@@ -81,20 +82,6 @@ def _check_relation(relation: str) -> str:
 def _check_world(world) -> None:
     if not (hasattr(world, "people") and hasattr(world, "biography") and hasattr(world, "town")):
         raise InputTypeError(f"world must be a minillm.world.World, got {type(world).__name__} {world!r:.40}")
-
-
-def _check_people(people, name: str = "people", *, empty_ok: bool = True) -> list:
-    """``people`` as a list of world people (``Person``), or a clear error naming ``name``."""
-    if isinstance(people, (str, bytes)) or not hasattr(people, "__iter__"):
-        raise InputTypeError(f"{name} must be a list of Person (e.g. world.people[:10]), got "
-                             f"{type(people).__name__} {people!r:.40}")
-    people = list(people)
-    if not people and not empty_ok:
-        raise ValueError(f"{name} is empty; pass at least one Person")
-    for i, p in enumerate(people):
-        if not (hasattr(p, "id") and hasattr(p, "name")):
-            raise InputTypeError(f"{name}[{i}] must be a Person (e.g. world.people[0]), got {p!r:.40}")
-    return people
 
 
 def _check_tokenizer(tokenizer) -> None:

@@ -52,7 +52,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import InputTypeError, atomic_write, check_bool, check_float, check_int, read_json
+from .utils import (
+    InputTypeError,
+    atomic_write,
+    check_bool,
+    check_float,
+    check_int,
+    check_items,
+    read_json,
+)
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -198,12 +206,7 @@ def save_preferences(pairs: Sequence[PreferencePair], path) -> Path:
     """Write preference pairs to a JSON file (atomically: a crash never leaves half a file)."""
     if not isinstance(path, (str, os.PathLike)):
         raise InputTypeError(f"path must be a file path (str or Path), got {path!r}")
-    if isinstance(pairs, (str, bytes)) or not hasattr(pairs, "__iter__"):
-        raise InputTypeError(f"pairs must be a list of PreferencePair, got {type(pairs).__name__}")
-    pairs = list(pairs)
-    for i, p in enumerate(pairs):
-        if not isinstance(p, PreferencePair):
-            raise InputTypeError(f"pairs[{i}] must be a PreferencePair, got {type(p).__name__}")
+    pairs = check_items("pairs", pairs, PreferencePair, "a PreferencePair")
     path = Path(path)
     with atomic_write(path, "w") as f:
         json.dump({"pairs": [asdict(p) for p in pairs]}, f, indent=1, ensure_ascii=False)

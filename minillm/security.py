@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from .tokenizer import ASSISTANT, END, ENDOFTEXT, USER
-from .utils import InputTypeError, check_bool, check_float, check_int
+from .utils import InputTypeError, check_bool, check_float, check_int, check_items
 
 
 def exposure(rank: int, n_candidates: int) -> float:
@@ -550,12 +550,7 @@ def rag_examples(tokenizer, cases, *, delimit: bool = False) -> list:
     :func:`rag_prompt`, with the loss on the reply only (for :func:`minillm.hallucination.lora_finetune`)."""
     from .finetune import CHAT_SPACE, IGNORE
 
-    if isinstance(cases, (str, bytes)) or not hasattr(cases, "__iter__"):
-        raise InputTypeError(f"cases must be a list of RagCase (rag_cases(...)), got {type(cases).__name__}")
-    cases = list(cases)
-    for i, c in enumerate(cases):
-        if not isinstance(c, RagCase):
-            raise InputTypeError(f"cases[{i}] must be a RagCase (rag_cases(...)), got {c!r:.40}")
+    cases = check_items("cases", cases, RagCase, "a RagCase (rag_cases(...))")
     out = []
     for c in cases:
         head = rag_prompt(tokenizer, c.qa.question, c.passages, delimit=delimit, note=c.note)

@@ -220,6 +220,21 @@ def check_bool(name: str, value) -> bool:
     return bool(value)
 
 
+def check_items(name: str, value, cls: type, what: str) -> list:
+    """``value`` as a list whose every item is a ``cls``, else :class:`InputTypeError` naming
+    ``name`` (or ``name[i]``). ``what`` describes one item for the message, e.g.
+    ``"a PreferencePair"`` or ``"an ArithmeticProblem (make_problems)"``. A str, bytes or dict is
+    refused as a whole (iterating one would give characters or keys)."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise InputTypeError(f"{name} must be a list of items, each {what}; got {type(value).__name__} "
+                             f"{value!r:.40}")
+    items = list(value)
+    for i, x in enumerate(items):
+        if not isinstance(x, cls):
+            raise InputTypeError(f"{name}[{i}] must be {what}, got {type(x).__name__} {x!r:.40}")
+    return items
+
+
 def check_choice(name: str, value, choices) -> object:
     """``value`` if it is one of ``choices``, else ``ValueError`` listing them."""
     if not isinstance(value, str) or value not in choices:
