@@ -59,13 +59,18 @@ def test_course_people_follow_the_recipe(people):
 
 def test_the_aligned_model_earns_more_true_reward_than_the_chat_model():
     """DPO on the labeller's preferences raises the true reward on held-out questions, close to
-    the chat model (small KL). 4 samples x 32 questions; the built model measured +0.29 (3.49 ->
-    3.78, max 4) at KL 0.23, so +0.08 leaves room for sampling noise and a rebuild elsewhere."""
+    the chat model (small KL). 12 samples x 32 questions x 3 sampling seeds = 1,152 answers per
+    model. On the "tinyworld" v3 base the chat model already scores 3.6-3.7 of 4, and the aligned
+    v2 measured +0.093 on average (-0.002 / +0.154 / +0.126 for seeds 7 / 8 / 9: one seed's 384
+    answers are too few to see the gain) at KL 0.07-0.13; the mean gain's standard error is about
+    0.025, so +0.04 asks for a gain clear of zero with room for a rebuild elsewhere."""
     from minillm import rlhf
 
     chat, tok = minillm.pretrained("tinyworld-chat", progress=False)
     aligned, _ = minillm.pretrained("tinyworld-aligned", progress=False)
     t = zoo.MODELS["tinyworld-aligned"].recipe["task"]
-    r = rlhf.held_out_comparison({"chat": chat, "aligned": aligned}, chat, tok, t, samples=4, seed=7)
-    assert r["aligned"]["reward"] >= r["chat"]["reward"] + 0.08, r
-    assert r["aligned"]["kl"] <= 2.0, r
+    runs = [rlhf.held_out_comparison({"chat": chat, "aligned": aligned}, chat, tok, t, samples=12, seed=s)
+            for s in (7, 8, 9)]
+    gain = sum(r["aligned"]["reward"] - r["chat"]["reward"] for r in runs) / len(runs)
+    assert gain >= 0.04, [(r["chat"]["reward"], r["aligned"]["reward"]) for r in runs]
+    assert max(r["aligned"]["kl"] for r in runs) <= 2.0, [r["aligned"]["kl"] for r in runs]
