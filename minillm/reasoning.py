@@ -404,7 +404,8 @@ def train_stage(model, batches, steps: int, lr: float, warmup_steps: int, seed: 
 def train_arithmetic_model(recipe: dict | None = None, progress: bool = False, **overrides):
     """Train a character-level GPT on addition word problems in all three formats (chapter 12.2).
 
-    ``recipe``: a dict like :data:`RECIPE` (its values, then ``overrides``). Returns
+    ``recipe``: a dict like :data:`RECIPE` (its values, then ``overrides``); its ``optimizer``
+    (``"adamw"`` or ``"muon"``) and ``muon_lr`` go to every stage (:func:`train_stage`). Returns
     ``(model, tokenizer, losses)``, the model in eval mode. The loss is on the answers only
     (:func:`training_examples`); each stage reshuffles the same examples. The default recipe
     (4 layers) takes about 10 minutes with 2 threads on a free 2-core machine (25 on a busy one).
