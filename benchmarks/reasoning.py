@@ -60,6 +60,31 @@ What was tried (one change at a time from v1; tool accuracy, greedy, held-out pr
   it also made the scratchpad good (0.19 -> 0.90 at 4 digits), which is why chapter 12 now
   compares the tool with the scratchpad and the no-tool baseline instead of claiming a 0.5 gap.
 
+- Muon (issue 16: ``"optimizer": "muon"``, :class:`minillm.optim.Muon` at ``muon_lr`` for the
+  hidden matrices, AdamW at the stages' rates for the rest; recipe keys added 2026-11-28), v3's
+  data, shape and rates otherwise, built through the zoo into a private cache with 1 thread
+  (OMP_NUM_THREADS=1, torch.set_num_threads(1)) and evaluated by this script's code, 200 problems
+  per row, 2 / 3 / 4 digits. Load average 1.2-3.1 (other helpers' jobs), so times are noisy:
+
+      steps, muon_lr        wall    ms/step  final loss  tool                scratchpad          direct              self-consistency
+      2 x 800, 0.04          757 s   473     0.070       0.99 / 0.98 / 0.93  0.90 / 0.59 / 0.13  0.07 / 0.01 / 0.01  0.91 / 0.49 / 0.14
+      2 x 1,000, 0.04       1016 s   508     0.063       1.00 / 1.00 / 0.97  0.96 / 0.89 / 0.05  0.13 / 0.01 / 0.00  0.94 / 0.84 / 0.06
+      (v3: 2 x 1,500, AdamW  see above      0.036       1.00 / 0.99 / 0.97  1.00 / 0.96 / 0.90  0.42 / 0.12 / 0.01  0.99 / 0.94 / 0.86)
+
+  Per-step cost, 50 steps each of this model in one process, 1 thread, in the order AdamW,
+  Muon, AdamW, Muon: 460, 424, 387, 580 ms/step (load 1.2 -> 2.5): no difference above the noise
+  (the forward and backward pass dominate; Muon's Newton-Schulz step is on 96-wide matrices).
+  2 x 1,000 steps meets the tool target with 2/3 of v3's steps (about 2/3 of its time, as the
+  per-step cost is the same), but it is NOT adopted: the scratchpad at 4 digits falls from 0.90 to
+  0.05 (and self-consistency with it), and chapter 12 (sections 12.2, 12.4 and 12.5: the
+  scratchpad as a good adder, the vote over sampled scratchpads, GRPO on scratchpads) rests on
+  a model whose 4-digit scratchpad mostly works. Both Muon runs end at about twice v3's loss
+  (0.063-0.070 against 0.036), and neither learnt the long 4-digit scratchpad while both learnt
+  the short tool format (more steps did not help the scratchpad here: 0.13 -> 0.05; why is not
+  measured). Not tried: other muon_lr values (0.02, 0.03), 2 x 1,000 steps with AdamW
+  (to tell Muon's share from the fewer steps' share), a 2-thread build (``make models`` builds
+  with every core, and 1- and 2-thread builds differ in every weight, see v1).
+
 Not tried for lack of time: more tool-format examples, numbers of 1-5 digits in training, more
 steps with a larger batch.
 """

@@ -62,14 +62,37 @@ def _check_problems(problems, name: str = "problems") -> list:
     return check_items(name, problems, ArithmeticProblem, "an ArithmeticProblem (make_problems)")
 
 
+#: recipe keys a recipe may leave out, with the value that means: AdamW, as every recipe before
+#: the optimizer became a key (``muon_lr`` only counts with ``"optimizer": "muon"``)
+OPTIMIZER_DEFAULTS = {"optimizer": "adamw", "muon_lr": 0.02}
+
+
+def _check_optimizer(optimizer, muon_lr) -> tuple[str, float]:
+    """The recipe's ``optimizer`` and ``muon_lr``, checked (see :class:`minillm.train.TrainConfig`)."""
+    if not isinstance(optimizer, str) or optimizer not in ("adamw", "muon"):
+        raise ValueError(f"recipe['optimizer'] must be 'adamw' or 'muon' (minillm.optim.Muon for the hidden "
+                         f"matrices, AdamW for the rest), got {optimizer!r}")
+    return optimizer, check_float("recipe['muon_lr']", muon_lr, 0, exclusive_minimum=True)
+
+
 def _check_recipe(recipe) -> dict:
-    """``recipe`` (None, or a dict of :data:`RECIPE`'s keys) merged over :data:`RECIPE`."""
+    """``recipe`` (None, or a dict of :data:`RECIPE`'s keys) merged over :data:`RECIPE` (and
+    :data:`OPTIMIZER_DEFAULTS`, for the keys RECIPE leaves out). A recipe that gives its own
+    ``stages`` but no ``optimizer`` means AdamW, as it did before the key existed."""
     if recipe is not None and not isinstance(recipe, dict):
         raise InputTypeError(f"recipe must be a dict like reasoning.RECIPE (or None), got {type(recipe).__name__}")
-    unknown = set(recipe or {}) - set(RECIPE)
+    keys = set(RECIPE) | set(OPTIMIZER_DEFAULTS)
+    unknown = set(recipe or {}) - keys
     if unknown:
-        raise ValueError(f"unknown recipe keys {sorted(unknown)}; the keys are {sorted(RECIPE)}")
-    return {**RECIPE, **(recipe or {})}
+        raise ValueError(f"unknown recipe keys {sorted(unknown)}; the keys are {sorted(keys)}")
+    given = dict(recipe or {})
+    if "stages" in given and "optimizer" not in given:
+        # a recipe with its own stages but no optimizer was written before the key existed: its
+        # learning rates are AdamW's (recipe.json of arithmetic v1-v3, older notebooks)
+        given["optimizer"] = "adamw"
+    r = {**OPTIMIZER_DEFAULTS, **RECIPE, **given}
+    r["optimizer"], r["muon_lr"] = _check_optimizer(r["optimizer"], r["muon_lr"])
+    return r
 
 
 @dataclass(frozen=True)
@@ -359,23 +382,30 @@ RECIPE = _zoo_recipe("arithmetic")
 
 
 def train_stage(model, batches, steps: int, lr: float, warmup_steps: int, seed: int = 0,
-                progress: bool = False) -> list[float]:
+                progress: bool = False, optimizer: str = "adamw", muon_lr: float = 0.02) -> list[float]:
     """One cosine-schedule stage of :func:`train_arithmetic_model` on ``batches``
-    (:class:`minillm.finetune.ExampleBatches`); returns the loss at each step."""
+    (:class:`minillm.finetune.ExampleBatches`); returns the loss at each step.
+
+    ``optimizer``: ``"adamw"`` (AdamW at ``lr`` for every weight), or ``"muon"``
+    (:class:`minillm.optim.Muon` at ``muon_lr`` for the hidden weight matrices, AdamW at ``lr``
+    for the embeddings, the head and the vectors); both follow the stage's schedule."""
     from .train import TrainConfig, Trainer
 
     if not hasattr(batches, "batch_size") or not hasattr(batches, "batch"):
         raise InputTypeError(f"batches must be a minillm.finetune.ExampleBatches, got {type(batches).__name__}")
+    optimizer, muon_lr = _check_optimizer(optimizer, muon_lr)
     trainer = Trainer(model, batches, None, TrainConfig(
         steps=steps, lr=lr, warmup_steps=warmup_steps, batch_size=batches.batch_size,
-        weight_decay=0.0, eval_every=10**9, progress=progress, seed=seed))
+        weight_decay=0.0, eval_every=10**9, progress=progress, seed=seed,
+        optimizer=optimizer, muon_lr=muon_lr))
     return [float(x) for x in trainer.fit().loss]
 
 
 def train_arithmetic_model(recipe: dict | None = None, progress: bool = False, **overrides):
     """Train a character-level GPT on addition word problems in all three formats (chapter 12.2).
 
-    ``recipe``: a dict like :data:`RECIPE` (its values, then ``overrides``). Returns
+    ``recipe``: a dict like :data:`RECIPE` (its values, then ``overrides``); its ``optimizer``
+    (``"adamw"`` or ``"muon"``) and ``muon_lr`` go to every stage (:func:`train_stage`). Returns
     ``(model, tokenizer, losses)``, the model in eval mode. The loss is on the answers only
     (:func:`training_examples`); each stage reshuffles the same examples. The default recipe
     (4 layers) takes about 10 minutes with 2 threads on a free 2-core machine (25 on a busy one).
@@ -396,7 +426,8 @@ def train_arithmetic_model(recipe: dict | None = None, progress: bool = False, *
     losses: list[float] = []
     for i, (steps, lr, warmup) in enumerate(r["stages"]):
         batches = ExampleBatches(examples, batch_size=r["batch_size"], seed=r["seed"] + i)
-        losses += train_stage(model, batches, steps, lr, warmup, seed=r["seed"] + i, progress=progress)
+        losses += train_stage(model, batches, steps, lr, warmup, seed=r["seed"] + i, progress=progress,
+                              optimizer=r["optimizer"], muon_lr=r["muon_lr"])
     return model.eval(), tok, losses
 
 

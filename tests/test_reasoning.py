@@ -267,6 +267,50 @@ def test_train_and_compare_formats_tiny(world):
         train_arithmetic_model(layers=3)
 
 
+def test_recipe_optimizer_keys_reach_the_trainer(monkeypatch):
+    """``optimizer`` and ``muon_lr`` go from the recipe through ``train_stage`` into the
+    TrainConfig of every stage (spied at ``make_optimizer``), change the weights, and a recipe
+    with its own stages but no optimizer (every recipe before the key, e.g. v3's) means AdamW."""
+    import minillm.reasoning as r
+    import minillm.train as tr
+
+    seen = []
+    real = tr.make_optimizer
+
+    def spy(model, cfg, device=None):
+        seen.append((cfg.optimizer, cfg.muon_lr))
+        return real(model, cfg, device)
+
+    monkeypatch.setattr(tr, "make_optimizer", spy)
+    tiny = dict(n_train=32, stages=((2, 1e-3, 1), (1, 1e-3, 0)), batch_size=4, n_embd=32, n_layer=1)
+    old, _, _ = train_arithmetic_model(tiny)  # stages, no optimizer: AdamW
+    assert seen == [("adamw", 0.02)] * 2
+    adamw, _, _ = train_arithmetic_model(tiny, optimizer="adamw", muon_lr=0.5)
+    seen.clear()
+    muon, _, _ = train_arithmetic_model(tiny, optimizer="muon", muon_lr=0.03)
+    assert seen == [("muon", 0.03)] * 2
+    muon2, _, _ = train_arithmetic_model({**tiny, "optimizer": "muon", "muon_lr": 0.01})
+    w = [m.blocks[0].attn.qkv.weight for m in (old, adamw, muon, muon2)]  # a hidden matrix
+    assert torch.equal(w[0], w[1])  # muon_lr does nothing under AdamW
+    assert not torch.allclose(w[1], w[2]) and not torch.allclose(w[2], w[3])
+    assert r._check_recipe({"stages": ((1, 1e-3, 0),)})["optimizer"] == "adamw"
+    assert r._check_recipe({"n_train": 8})["optimizer"] == r.RECIPE.get("optimizer", "adamw")
+    for bad, err, msg in [({"optimizer": "sgd"}, ValueError, "recipe\\['optimizer'\\] must be 'adamw' or 'muon'"),
+                          ({"optimizer": None}, ValueError, "got None"),
+                          ({"muon_lr": 0}, ValueError, "recipe\\['muon_lr'\\]"),
+                          ({"muon_lr": -0.02}, ValueError, "recipe\\['muon_lr'\\]"),
+                          ({"muon_lr": "0.02"}, TypeError, "recipe\\['muon_lr'\\] must be a number"),
+                          ({"muon_lr": float("nan")}, ValueError, "recipe\\['muon_lr'\\]")]:
+        with pytest.raises(err, match=msg):
+            train_arithmetic_model(tiny, **bad)
+    from minillm.finetune import ExampleBatches
+
+    tok = char_tokenizer()
+    batches = ExampleBatches(training_examples(tok, make_problems(World(0), 4, 1)), batch_size=2)
+    with pytest.raises(ValueError, match="'adamw' or 'muon'"):
+        r.train_stage(old, batches, 1, 1e-3, 0, optimizer="Muon")
+
+
 def test_arithmetic_zoo_entry_builds_and_loads_a_tiny_recipe(tmp_path, monkeypatch):
     """The zoo builder writes a folder that ``pretrained`` (and ``load_model_dir``) loads with
     the character tokenizer, and ``arithmetic_model`` is a wrapper over the same cache."""
