@@ -55,6 +55,11 @@ and make the student GPT-2 in architecture, so it exports to GGUF. Wider student
 the quarter: the tied embedding table alone is 2048 x width (131,072 at width 64; at width 80
 one layer would be left).
 
+The teacher changed on 2026-11-28 ("tinyworld" v3, trained with Muon: issue 16); the student
+built on it (same recipe) reports in its recipe.json held-in facts 0.9325 against the teacher's
+0.9875 (94.4% kept, target >= 90% met), held-out 0.0625, 0.227 of the teacher's parameters;
+chapter 10 measures the same. The runs below are on the v2 teacher and were not repeated.
+
 Measured (2026-11-27 19:32-19:43 UTC, ``python benchmarks/distill.py --skip seq``, the cached
 student built at 19:25 by ``minillm.pretrained("tinyworld-student")`` with both cores; a 2-core
 CPU shared with other jobs, load average 4 to 7 throughout, so every time and tokens-per-second

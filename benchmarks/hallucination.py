@@ -26,7 +26,21 @@ Prints, each target on its own line ending in ``met`` or ``NOT met``:
 
 Run: ``PYTHONPATH=. python benchmarks/hallucination.py [--people 25]``. Exits 0 whenever it ran.
 
-Measured (2-core laptop CPU shared with other jobs, load average about 10, so times are noisy;
+Measured again on 2026-11-28 with the course models rebuilt on the Muon-trained base ("tinyworld"
+v3, issue 16), ``--people 20``, load average 3-7: held-in 1.000 / held-out 0.062 without retrieval
+(confidence 0.931 / 0.882); ECE 0.374 -> 0.327 (T = 3.78, met); the chat model's confidence reaches
+95% precision at no coverage (NOT met, as before); the 60-step LoRA "I don't know" fine-tune 0.950
+at coverage 0.500 (printed NOT met by a hair; on v2 it was coverage 0.05); the closed-book
+abstainer says "I don't know" to 0.515 of held-in and 1.000 of held-out questions, precision
+1.000 at coverage 0.240 with the other fold's threshold (met); BM25 recall@1 / @5 0.531 / 0.825,
+dense 0.013 / 0.050; the chat model with BM25's top passage 0.062 held-out. Reader: held-out
+0.950 with BM25 top 5 (met), held-in 0.875 with passages and 0.863 without (the chat model
+1.000); "I don't know" to 0.850 of absent people; abstention by its own "I don't know" + a
+threshold 0.924 at coverage 0.550 (NOT met), with the person-named check 0.957 at 0.588 (met);
+a false passage is repeated by the reader every time for held-in people (chat model: never).
+Reversal curse: forward 1.000, reverse 0.025 (met).
+
+Measured on the v2 models (2-core laptop CPU shared with other jobs, load average about 10, so times are noisy;
 ``--people 20``, the whole run about 15 minutes under that load):
 held-in 0.962 (confidence 0.932), held-out 0.062 (confidence 0.964); ECE 0.400 -> 0.381 (T 4.93);
 abstention by confidence: no threshold reaches 0.95 (coverage 0, NOT met); "I don't know" LoRA
