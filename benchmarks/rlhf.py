@@ -43,6 +43,12 @@ helper's training beside it: the first seed's times are inflated most):
     (about 0.04 for 64 questions x 4 samples), and the DPO settings were tuned on the v2 chat
     model (fewer DPO steps suited the v3 one when "tinyworld-aligned" was rebuilt). Not retuned.
 
+The cached aligned model ("tinyworld-aligned" v2, chat model v5 on the v3 base) takes 20 DPO steps
+instead of v1's 60: the build's own figures (4 samples of 32 held-out questions) were 3.70 -> 3.73
+with 60 steps, 3.64 at 120, 3.61 at lr 6e-5, 3.31 at 120 steps and lr 6e-5, 3.76 with 20. Over 3
+sampling seeds x 12 samples the gains were 10 steps +0.053, 20 +0.093, 30 (12 rounds) +0.092,
+60 (12 rounds) +0.052 (details in ``benchmarks/course_models.py``).
+
 Measured (2026-11-27, ``nice -n 10 python benchmarks/rlhf.py``, model ``tinyworld-chat`` v5 on
 ``tinyworld`` v2; the 2-core CPU was shared with other jobs, load average 8.8-11.0 during the
 run, so every time below is several times a quiet laptop's and noisy; the ratio of DPO's to PPO's
